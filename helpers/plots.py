@@ -1,0 +1,261 @@
+"""One look for every figure: house style, a live plot, comparison bars, timelines.
+
+``LivePlot`` redraws a figure *in place* while a measurement runs, through an IPython
+display handle. Drawing is throttled so that it costs at most ``max_overhead`` (2%
+by default) of the run: after each draw it waits ``draw_time / max_overhead`` before
+drawing again. Outside a Jupyter kernel (scripts, ``make bench``) it renders the PNG
+the same way but keeps it in ``last_png`` instead of showing it, so its cost can be
+measured there too. Static plots are ordinary pyplot figures: end the cell with
+``plt.show()``.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import matplotlib as mpl
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from .timing import Measurement
+
+#: Colours by role, used by every figure: the data wait is always orange.
+WAIT_COLOR = "#E69F00"
+COMPUTE_COLOR = "#0072B2"
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000"]
+
+HOUSE_STYLE = {
+    "figure.figsize": (6.4, 3.2),
+    "figure.dpi": 90,
+    "savefig.dpi": 90,
+    "figure.autolayout": True,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 10,
+    "legend.fontsize": 9,
+    "legend.frameon": False,
+    "axes.prop_cycle": mpl.cycler(color=PALETTE),
+}
+
+
+def use_house_style() -> None:
+    """Apply the house style to every later figure (called on import)."""
+    mpl.rcParams.update(HOUSE_STYLE)
+
+
+use_house_style()
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
+class LivePlot:
+    """A figure that updates in place while a loader or training run is measured.
+
+    >>> live = LivePlot("Throughput", panels=("samples/s",))
+    >>> live.update("default DataLoader", x=0.5, y=1234.0)   # usually called by measure()
+    >>> live.close()                                          # final draw
+
+    Each ``label`` is one line; ``panels`` are stacked axes sharing the x axis
+    (seconds since the run started). Pass ``panel=`` to :meth:`update` to address
+    one by name or index.
+    """
+
+    def __init__(
+        self,
+        title: str = "",
+        panels: Sequence[str] = ("samples/s",),
+        *,
+        xlabel: str = "seconds since start",
+        min_interval_s: float = 0.5,
+        max_overhead: float = 0.02,
+        clock: Callable[[], float] = time.perf_counter,
+        show: bool | None = None,
+        figsize: tuple[float, float] | None = None,
+    ) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        if not panels:
+            raise ValueError("panels must name at least one panel")
+        if not 0 < max_overhead <= 1:
+            raise ValueError(f"max_overhead must be in (0, 1], got {max_overhead}")
+        self.panels = tuple(panels)
+        self.min_interval_s = min_interval_s
+        self.max_overhead = max_overhead
+        self.clock = clock
+        self.show = _in_kernel() if show is None else show
+        height = 2.2 * len(self.panels) + 0.6
+        self.fig = Figure(figsize=figsize or (6.4, height), layout="constrained")
+        FigureCanvasAgg(self.fig)
+        self.axes = self.fig.subplots(len(self.panels), 1, sharex=True, squeeze=False)[:, 0]
+        for ax, name in zip(self.axes, self.panels, strict=True):
+            ax.set_ylabel(name)
+        self.axes[0].set_title(title)
+        self.axes[-1].set_xlabel(xlabel)
+        self._lines: dict[tuple[int, str], tuple[list[float], list[float], object]] = {}
+        self._colors: dict[str, str] = {}  # one colour per label, in every panel
+        self._handle = None
+        self._next_draw = -float("inf")
+        self.draws = 0
+        self.draw_s = 0.0  # total time spent drawing
+        self.last_png: bytes | None = None
+
+    def _panel_index(self, panel: int | str) -> int:
+        if isinstance(panel, str):
+            try:
+                return self.panels.index(panel)
+            except ValueError:
+                raise ValueError(f"no panel {panel!r}; panels are {self.panels}") from None
+        return panel
+
+    def update(self, label: str, x: float, y: float, panel: int | str = 0) -> None:
+        """Add point ``(x, y)`` to line ``label`` of ``panel``; redraw if it is time."""
+        index = self._panel_index(panel)
+        key = (index, label)
+        if key not in self._lines:
+            color = self._colors.setdefault(label, PALETTE[len(self._colors) % len(PALETTE)])
+            (line,) = self.axes[index].plot([], [], label=label or None, color=color, lw=1.8)
+            self._lines[key] = ([], [], line)
+        xs, ys, _ = self._lines[key]
+        xs.append(x)
+        ys.append(y)
+        if self.clock() >= self._next_draw:
+            self.draw()
+
+    def draw(self) -> None:
+        """Render now and show (or keep) the PNG; schedules the next allowed draw."""
+        t0 = self.clock()
+        for xs, ys, line in self._lines.values():
+            line.set_data(xs, ys)
+        for ax in self.axes:
+            ax.relim()
+            ax.autoscale(enable=True)  # set_ylim below switches autoscaling off; undo that
+            ax.set_ylim(bottom=0)
+            if ax.get_legend_handles_labels()[1]:
+                ax.legend(loc="lower right")
+        buf = io.BytesIO()
+        self.fig.savefig(buf, format="png")
+        self.last_png = buf.getvalue()
+        if self.show:
+            from IPython.display import Image, display
+
+            image = Image(data=self.last_png, format="png")
+            if self._handle is None:
+                self._handle = display(image, display_id=True)
+            else:
+                self._handle.update(image)
+        cost = self.clock() - t0
+        self.draws += 1
+        self.draw_s += cost
+        self._next_draw = t0 + cost + max(self.min_interval_s, cost / self.max_overhead)
+
+    def close(self) -> Figure:
+        """Final draw with every point; returns the figure."""
+        self.draw()
+        return self.fig
+
+
+def comparison_bars(
+    values: Mapping[str, float],
+    *,
+    title: str = "",
+    xlabel: str = "samples/s",
+    fmt: str = "{:,.0f}",
+    highlight: str | None = None,
+    ax=None,
+) -> Figure:
+    """Horizontal bars, one per label, with the value written at the end of each."""
+    import matplotlib.pyplot as plt
+
+    if not values:
+        raise ValueError("values is empty: nothing to compare")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(values) + 1.0))
+    else:
+        fig = ax.figure
+    labels = list(values)
+    data = np.array([values[k] for k in labels], dtype=float)
+    colors = [WAIT_COLOR if k == highlight else COMPUTE_COLOR for k in labels]
+    bars = ax.barh(labels, data, color=colors)
+    ax.invert_yaxis()
+    ax.bar_label(bars, labels=[fmt.format(v) for v in data], padding=3, fontsize=9)
+    ax.set_xlim(0, data.max() * 1.2 if data.max() > 0 else 1)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.grid(axis="y", visible=False)
+    return fig
+
+
+def wait_compute_timeline(
+    measurements: Sequence[Measurement],
+    *,
+    max_batches: int = 25,
+    title: str = "Where each step's time goes",
+    ax=None,
+) -> Figure:
+    """One row per measurement: the first ``max_batches`` steps as bars over time,
+    orange while waiting for data, blue while computing. Gaps are loop overhead."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    if not measurements:
+        raise ValueError("measurements is empty: nothing to draw")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.4, 0.6 * len(measurements) + 1.2))
+    else:
+        fig = ax.figure
+    for row, m in enumerate(measurements):
+        k = min(max_batches, m.batches)
+        start, wait, step = m.start_s[:k] * 1e3, m.wait_s[:k] * 1e3, m.step_s[:k] * 1e3
+        ax.broken_barh(list(zip(start, wait, strict=True)), (row - 0.35, 0.7), color=WAIT_COLOR)
+        ax.broken_barh(
+            list(zip(start + wait, step, strict=True)), (row - 0.35, 0.7), color=COMPUTE_COLOR
+        )
+    ax.set_yticks(range(len(measurements)), [m.label for m in measurements])
+    ax.invert_yaxis()
+    ax.set_xlabel(f"milliseconds (first {max_batches} measured steps)")
+    ax.set_title(title)
+    ax.grid(axis="y", visible=False)
+    ax.legend(
+        handles=[
+            Patch(color=WAIT_COLOR, label="waiting for data"),
+            Patch(color=COMPUTE_COLOR, label="computing"),
+        ],
+        loc="upper right",
+        ncols=2,
+    )
+    return fig
+
+
+def signal_examples(
+    X: np.ndarray, y: np.ndarray, class_names: Sequence[str], *, per_class: int = 1
+) -> Figure:
+    """Plot ``per_class`` examples of each class from signals ``X`` ``(n, 1, length)``
+    or ``(n, length, 1)`` with int labels ``y``."""
+    import matplotlib.pyplot as plt
+
+    signals = np.asarray(X).reshape(len(X), -1)
+    k = len(class_names)
+    fig, axes = plt.subplots(1, k, figsize=(1.9 * k, 1.9), sharey=True)
+    for label, ax in enumerate(np.atleast_1d(axes)):
+        for i in np.flatnonzero(y == label)[:per_class]:
+            ax.plot(signals[i], lw=1)
+        ax.set_title(class_names[label], fontsize=10)
+        ax.set_xticks([])
+    return fig

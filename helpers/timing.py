@@ -1,0 +1,311 @@
+"""One harness to measure any loader: samples/s, data wait per batch, memory.
+
+:func:`measure` drives an iterable of batches the way a training loop does, timing
+``next()`` (the *data wait*) separately from the consumer's ``step`` (the *compute*).
+The first ``warmup`` batches are run but left out of the statistics (and counted
+separately), so start-up costs such as spawning workers do not hide the steady state.
+
+Memory is read from ``/proc`` (Linux): *anonymous* resident memory (heap, arrays: the
+real pressure) and *file-backed* resident memory (page cache of memory-mapped files,
+which the OS can drop) for the process plus its worker children. Elsewhere, psutil's
+RSS is reported as anonymous and file-backed memory is ``nan``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+Clock = Callable[[], float]
+_MB = 1024 * 1024
+
+
+class LiveSink(Protocol):
+    """What :func:`measure` feeds while it runs (``plots.LivePlot`` is one)."""
+
+    def update(self, label: str, x: float, y: float) -> None: ...
+
+
+# --------------------------------------------------------------------------- memory
+def _proc_status_mb(pid: int | str) -> tuple[float, float]:
+    anon = file = 0.0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                anon = int(line.split()[1]) / 1024
+            elif line.startswith("RssFile:"):
+                file = int(line.split()[1]) / 1024
+    return anon, file
+
+
+def memory_mb(include_children: bool = True) -> tuple[float, float]:
+    """``(anonymous_mb, file_backed_mb)`` resident now, for this process and its children.
+
+    Anonymous memory is what the process allocated (arrays, tensors, Python objects);
+    file-backed memory is pages of files mapped into it (``np.load(mmap_mode="r")``),
+    which count in RSS but can be dropped by the OS under pressure.
+    """
+    import psutil
+
+    me = psutil.Process()
+    procs = [me] + (me.children(recursive=True) if include_children else [])
+    anon_total = file_total = 0.0
+    for p in procs:
+        try:
+            if os.path.exists("/proc/self/status"):
+                anon, file = _proc_status_mb(p.pid)
+            else:
+                anon, file = p.memory_info().rss / _MB, math.nan
+        except (OSError, psutil.Error):  # a worker exited between listing and reading
+            continue
+        anon_total += anon
+        file_total += file
+    return anon_total, file_total
+
+
+class PeakMemory:
+    """Tracks the peak of :func:`memory_mb` over polls: ``with PeakMemory() as m: ...``."""
+
+    def __init__(self, include_children: bool = True) -> None:
+        self.include_children = include_children
+        self.start_anon_mb, self.start_file_mb = memory_mb(include_children)
+        self.peak_anon_mb, self.peak_file_mb = self.start_anon_mb, self.start_file_mb
+
+    def poll(self) -> None:
+        anon, file = memory_mb(self.include_children)
+        self.peak_anon_mb = max(self.peak_anon_mb, anon)
+        self.peak_file_mb = max(self.peak_file_mb, file)
+
+    def __enter__(self) -> PeakMemory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.poll()
+
+
+# --------------------------------------------------------------------------- results
+@dataclass
+class Measurement:
+    """What :func:`measure` found. Times in seconds; per-batch arrays cover measured
+    batches only (warm-up excluded)."""
+
+    label: str
+    samples: int
+    batches: int
+    elapsed_s: float
+    wait_s: np.ndarray
+    step_s: np.ndarray
+    start_s: np.ndarray  # when each next() began, relative to the first measured batch
+    batch_sizes: np.ndarray
+    warmup_batches: int
+    warmup_samples: int
+    warmup_s: float
+    start_anon_mb: float = math.nan
+    peak_anon_mb: float = math.nan
+    peak_file_mb: float = math.nan
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def samples_per_s(self) -> float:
+        """Measured samples divided by the wall time of the measured batches."""
+        return self.samples / self.elapsed_s if self.elapsed_s > 0 else math.inf
+
+    @property
+    def data_wait_share(self) -> float:
+        """Fraction of the loop spent waiting in ``next()``: wait / (wait + step)."""
+        wait, step = float(self.wait_s.sum()), float(self.step_s.sum())
+        return wait / (wait + step) if wait + step > 0 else 0.0
+
+    @property
+    def median_wait_ms(self) -> float:
+        return float(np.median(self.wait_s)) * 1e3
+
+    @property
+    def p95_wait_ms(self) -> float:
+        return float(np.percentile(self.wait_s, 95)) * 1e3
+
+    def as_dict(self) -> dict[str, Any]:
+        """Scalar results, for tables and JSON."""
+        return {
+            "label": self.label,
+            "samples": self.samples,
+            "batches": self.batches,
+            "samples_per_s": self.samples_per_s,
+            "data_wait_share": self.data_wait_share,
+            "median_wait_ms": self.median_wait_ms,
+            "p95_wait_ms": self.p95_wait_ms,
+            "elapsed_s": self.elapsed_s,
+            "warmup_batches": self.warmup_batches,
+            "warmup_s": self.warmup_s,
+            "peak_anon_mb": self.peak_anon_mb,
+            "peak_file_mb": self.peak_file_mb,
+            **self.extra,
+        }
+
+    def summary(self) -> str:
+        """One line: ``label: 12,345 samples/s, data wait 3% of the loop, ...``."""
+        parts = [
+            f"{self.samples_per_s:,.0f} samples/s",
+            f"data wait {self.data_wait_share:.0%} of the loop",
+            f"median wait {self.median_wait_ms:.2f} ms/batch",
+        ]
+        if not math.isnan(self.peak_anon_mb):
+            parts.append(f"peak anon {self.peak_anon_mb:,.0f} MB")
+        return f"{self.label or 'loader'}: " + ", ".join(parts)
+
+
+def _sample_counter(batch: Any) -> Callable[[Any], int]:
+    """A fast function that counts the samples in batches shaped like ``batch``."""
+    if hasattr(batch, "shape") and len(batch.shape) > 0:
+        return lambda b: b.shape[0]
+    if isinstance(batch, tuple | list) and batch:
+        inner = _sample_counter(batch[0])
+        return lambda b: inner(b[0])
+    if isinstance(batch, dict) and batch:
+        key = next(iter(batch))
+        inner = _sample_counter(batch[key])
+        return lambda b: inner(b[key])
+    raise TypeError(
+        f"cannot count samples in a batch of type {type(batch).__name__}; pass count=..."
+    )
+
+
+# --------------------------------------------------------------------------- harness
+def measure(
+    batches: Iterable[Any],
+    step: Callable[[Any], Any] | None = None,
+    *,
+    label: str = "",
+    warmup: int = 1,
+    max_batches: int | None = None,
+    count: Callable[[Any], int] | None = None,
+    live: LiveSink | None = None,
+    track_memory: bool = True,
+    poll_interval_s: float = 0.1,
+    clock: Clock = time.perf_counter,
+) -> Measurement:
+    """Drive ``batches`` like a training loop and time it.
+
+    For every batch, the time spent in ``next()`` is the *wait* and the time in
+    ``step(batch)`` (if given) is the *step*. ``warmup`` batches run first and are
+    excluded from the statistics; ``max_batches`` caps the measured batches. Samples
+    per batch come from ``count(batch)`` (default: first dimension of the batch or of
+    its first element). Every ``poll_interval_s`` the harness samples memory and sends
+    samples/s so far to ``live`` (e.g. a :class:`helpers.plots.LivePlot`).
+
+    ``clock`` is injectable so the arithmetic can be tested without sleeping.
+    Raises ``ValueError`` if the iterable yields nothing, or nothing after warm-up.
+    """
+    if warmup < 0:
+        raise ValueError(f"warmup must be >= 0, got {warmup}")
+    if max_batches is not None and max_batches < 1:
+        raise ValueError(f"max_batches must be >= 1 or None, got {max_batches}")
+    memory = PeakMemory() if track_memory else None
+    it = iter(batches)
+    warm_batches = warm_samples = 0
+    t_begin = clock()
+    for _ in range(warmup):
+        try:
+            batch = next(it)
+        except StopIteration:
+            break
+        if step is not None:
+            step(batch)
+        if count is None:
+            count = _sample_counter(batch)
+        warm_batches += 1
+        warm_samples += count(batch)
+
+    starts: list[float] = []
+    waits: list[float] = []
+    steps: list[float] = []
+    sizes: list[int] = []
+    samples = 0
+    t0 = clock()
+    next_poll = t0 + poll_interval_s
+    limit = math.inf if max_batches is None else max_batches
+    while len(sizes) < limit:
+        ta = clock()
+        try:
+            batch = next(it)
+        except StopIteration:
+            break
+        tb = clock()
+        if step is not None:
+            step(batch)
+        tc = clock()
+        if count is None:
+            count = _sample_counter(batch)
+        n = count(batch)
+        samples += n
+        starts.append(ta)
+        waits.append(tb - ta)
+        steps.append(tc - tb)
+        sizes.append(n)
+        if tc >= next_poll:
+            if memory is not None:
+                memory.poll()
+            if live is not None and tc > t0:
+                live.update(label, tc - t0, samples / (tc - t0))
+            next_poll = clock() + poll_interval_s
+    t_end = clock()
+    if memory is not None:
+        memory.poll()
+
+    if not sizes:
+        if warm_batches == 0:
+            raise ValueError(f"loader {label!r} yielded no batches: is the dataset empty?")
+        raise ValueError(
+            f"loader {label!r} yielded only {warm_batches} batch(es), all used for warm-up; "
+            f"lower warmup (now {warmup}) or give it more data"
+        )
+    result = Measurement(
+        label=label,
+        samples=samples,
+        batches=len(sizes),
+        elapsed_s=t_end - t0,
+        wait_s=np.asarray(waits),
+        step_s=np.asarray(steps),
+        start_s=np.asarray(starts) - t0,
+        batch_sizes=np.asarray(sizes),
+        warmup_batches=warm_batches,
+        warmup_samples=warm_samples,
+        warmup_s=t0 - t_begin,
+    )
+    if memory is not None:
+        result.start_anon_mb = memory.start_anon_mb
+        result.peak_anon_mb = memory.peak_anon_mb
+        result.peak_file_mb = memory.peak_file_mb
+    if live is not None and result.elapsed_s > 0:
+        live.update(label, result.elapsed_s, result.samples_per_s)
+    return result
+
+
+def time_call(fn: Callable[[], Any], *, repeat: int = 5, min_time_s: float = 0.02) -> float:
+    """Median seconds per call of ``fn()``, timeit-style: each of ``repeat`` rounds runs
+    ``fn`` enough times to last ``min_time_s``, so tiny operations are timed fairly."""
+    if repeat < 1:
+        raise ValueError(f"repeat must be >= 1, got {repeat}")
+    number = 1
+    while True:  # find how many calls fill min_time_s
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        elapsed = time.perf_counter() - t0
+        if elapsed >= min_time_s:
+            break
+        number *= 2 if elapsed > 0 else 10
+    rounds = [elapsed / number]
+    for _ in range(repeat - 1):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        rounds.append((time.perf_counter() - t0) / number)
+    return statistics.median(rounds)

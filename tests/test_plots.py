@@ -1,0 +1,94 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from helpers import plots, timing  # noqa: E402
+
+
+def test_liveplot_throttles_by_interval_and_cost(clock):
+    live = plots.LivePlot(
+        "t",
+        panels=("samples/s", "loss"),
+        clock=clock,
+        show=False,
+        min_interval_s=1.0,
+        max_overhead=0.02,
+    )
+    live.update("a", 0.0, 1.0)  # first update draws at once
+    assert live.draws == 1 and live.last_png.startswith(b"\x89PNG")
+    for i in range(1, 10):
+        clock.advance(0.25)
+        live.update("a", i * 0.25, 2.0)
+    # 2.25 s passed; a draw costs 0 s on the fake clock, so the 1 s interval rules.
+    assert live.draws == 3
+    live.update("b", 3.0, 0.5, panel="loss")
+    with pytest.raises(ValueError, match="no panel 'accuracy'"):
+        live.update("b", 3.0, 0.5, panel="accuracy")
+    fig = live.close()
+    assert live.draws == 4
+    assert len(fig.axes) == 2
+
+
+def test_liveplot_backs_off_when_drawing_is_slow(clock):
+    live = plots.LivePlot(clock=clock, show=False, min_interval_s=0.1, max_overhead=0.02)
+    original = live.fig.savefig
+
+    def slow_savefig(*args, **kwargs):
+        clock.advance(0.05)  # pretend a draw costs 50 ms
+        return original(*args, **kwargs)
+
+    live.fig.savefig = slow_savefig
+    for i in range(100):
+        clock.advance(0.05)
+        live.update("a", i, 1.0)
+    # 5 s of updates + draw time: each draw buys 0.05/0.02 = 2.5 s of quiet.
+    assert live.draw_s / clock.now <= 0.03
+    assert 2 <= live.draws <= 3
+
+
+def test_liveplot_colours_follow_labels_across_panels(clock):
+    live = plots.LivePlot(panels=("a", "b"), clock=clock, show=False)
+    live.update("x", 0, 1, panel="a")
+    live.update("y", 0, 1, panel="a")
+    live.update("y", 0, 1, panel="b")
+    lines_a, lines_b = live.axes[0].get_lines(), live.axes[1].get_lines()
+    assert lines_a[1].get_color() == lines_b[0].get_color() != lines_a[0].get_color()
+
+
+def test_static_plots(clock):
+    fig = plots.comparison_bars({"slow": 100.0, "fast": 1000.0}, highlight="slow")
+    assert len(fig.axes[0].patches) == 2
+    with pytest.raises(ValueError, match="nothing to compare"):
+        plots.comparison_bars({})
+
+    def loader():
+        for _ in range(5):
+            clock.advance(0.01)
+            yield np.zeros((2, 1))
+
+    m = timing.measure(
+        loader(),
+        lambda b: clock.advance(0.02),
+        warmup=0,
+        clock=clock,
+        track_memory=False,
+        label="demo",
+    )
+    fig = plots.wait_compute_timeline([m, m])
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["demo", "demo"]
+    X = np.random.default_rng(0).standard_normal((8, 1, 16))
+    fig = plots.signal_examples(X, np.arange(8) % 4, ["a", "b", "c", "d"])
+    assert len(fig.axes) == 4
+    plt.close("all")
+
+
+def test_liveplot_rescales_a_panel_that_was_empty_at_the_first_draw(clock):
+    live = plots.LivePlot(panels=("samples/s", "loss"), clock=clock, show=False)
+    live.update("a", 0.1, 1.4, panel="loss")  # draws now, while samples/s is empty
+    live.update("a", 0.2, 5000.0)
+    live.close()
+    assert live.axes[0].get_ylim()[1] >= 5000.0
