@@ -166,7 +166,10 @@ def _sample_counter(batch: Any) -> Callable[[Any], int]:
     if hasattr(batch, "shape") and len(batch.shape) > 0:
         return lambda b: b.shape[0]
     if isinstance(batch, tuple | list) and batch:
-        inner = _sample_counter(batch[0])
+        first = batch[0]
+        if hasattr(first, "shape") and len(first.shape) > 0:  # (x, y): the common case, inlined
+            return lambda b: b[0].shape[0]
+        inner = _sample_counter(first)
         return lambda b: inner(b[0])
     if isinstance(batch, dict) and batch:
         key = next(iter(batch))
@@ -223,38 +226,40 @@ def measure(
         warm_batches += 1
         warm_samples += count(batch)
 
-    starts: list[float] = []
-    waits: list[float] = []
-    steps: list[float] = []
+    # The hot loop: three clock readings (two without a step) and two appends per batch;
+    # the per-batch arrays are built afterwards.
+    stamps: list[float] = []  # ta, tb, tc per batch: before next(), after next(), after step
     sizes: list[int] = []
+    add_stamps, add_size = stamps.extend, sizes.append
     samples = 0
     t0 = clock()
     next_poll = t0 + poll_interval_s
     limit = math.inf if max_batches is None else max_batches
-    while len(sizes) < limit:
-        ta = clock()
-        try:
-            batch = next(it)
-        except StopIteration:
-            break
+    n_batches = 0
+    ta = clock()
+    for batch in it:
         tb = clock()
         if step is not None:
             step(batch)
-        tc = clock()
+            tc = clock()
+        else:
+            tc = tb
         if count is None:
             count = _sample_counter(batch)
         n = count(batch)
+        add_stamps((ta, tb, tc))
+        add_size(n)
         samples += n
-        starts.append(ta)
-        waits.append(tb - ta)
-        steps.append(tc - tb)
-        sizes.append(n)
+        n_batches += 1
         if tc >= next_poll:
             if memory is not None:
                 memory.poll()
             if live is not None and tc > t0:
                 live.update(label, tc - t0, samples / (tc - t0))
             next_poll = clock() + poll_interval_s
+        if n_batches >= limit:
+            break
+        ta = clock()
     t_end = clock()
     if memory is not None:
         memory.poll()
@@ -266,14 +271,15 @@ def measure(
             f"loader {label!r} yielded only {warm_batches} batch(es), all used for warm-up; "
             f"lower warmup (now {warmup}) or give it more data"
         )
+    ta_tb_tc = np.asarray(stamps).reshape(-1, 3)
     result = Measurement(
         label=label,
         samples=samples,
         batches=len(sizes),
         elapsed_s=t_end - t0,
-        wait_s=np.asarray(waits),
-        step_s=np.asarray(steps),
-        start_s=np.asarray(starts) - t0,
+        wait_s=ta_tb_tc[:, 1] - ta_tb_tc[:, 0],
+        step_s=ta_tb_tc[:, 2] - ta_tb_tc[:, 1],
+        start_s=ta_tb_tc[:, 0] - t0,
         batch_sizes=np.asarray(sizes),
         warmup_batches=warm_batches,
         warmup_samples=warm_samples,

@@ -1,0 +1,231 @@
+"""`make bench`: speed targets, checked outside Jupyter, on this machine.
+
+    python benchmarks/run.py [--only NAME ...] [--quick]
+
+Prints a table, writes ``results/bench.json`` and ``results/bench.png``, and exits 1 if
+a target was missed. Targets are judged here, never in unit tests: timings depend on
+the machine, and a bench run is something you look at, not a gate you retry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "results"
+sys.path.insert(0, str(ROOT))
+
+
+@dataclass
+class Row:
+    benchmark: str
+    value: float
+    unit: str
+    target: str
+    passed: bool | None  # None: reported, no target
+    detail: str = ""
+
+
+BENCHMARKS: dict[str, Callable[[bool], list[Row]]] = {}
+
+
+def benchmark(fn: Callable[[bool], list[Row]]) -> Callable[[bool], list[Row]]:
+    BENCHMARKS[fn.__name__] = fn
+    return fn
+
+
+# --------------------------------------------------------------------------- foundation
+@benchmark
+def import_time(quick: bool) -> list[Row]:
+    """`import helpers` in a fresh interpreter (median of 7)."""
+    code = "import time; t = time.perf_counter(); import helpers; print(time.perf_counter() - t)"
+    runs = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+            ).stdout
+        )
+        for _ in range(3 if quick else 7)
+    ]
+    seconds = statistics.median(runs)
+    return [Row("import helpers", seconds, "s", "< 0.3 s", seconds < 0.3)]
+
+
+@benchmark
+def harness_overhead(quick: bool) -> list[Row]:
+    """measure() around 20,000 trivial batches vs the same bare loop.
+
+    A trivial batch: 64 rows gathered from an in-memory tensor by index (what the
+    fastest in-memory loaders do), with no consumer step. Baseline and harness runs
+    alternate, 7 rounds; the minimum of each is compared (least disturbed by noise).
+    """
+    import torch
+
+    from helpers.timing import measure
+
+    n_batches, batch_size = 20_000, 64
+    X = torch.randn(4096, 1, 128)
+    rng = np.random.default_rng(0)
+    index = [torch.from_numpy(rng.integers(0, len(X), batch_size)) for _ in range(256)]
+
+    def loader():
+        for i in range(n_batches):
+            yield X[index[i & 255]]
+
+    def bare() -> float:
+        t0 = time.perf_counter()
+        for batch in loader():  # noqa: B007 - the loop is the work
+            pass
+        return time.perf_counter() - t0
+
+    def harness() -> float:
+        t0 = time.perf_counter()
+        measure(loader(), warmup=0)
+        return time.perf_counter() - t0
+
+    bare_s, harness_s = [], []
+    for _ in range(3 if quick else 7):
+        bare_s.append(bare())
+        harness_s.append(harness())
+    overhead = min(harness_s) / min(bare_s) - 1
+    per_batch_us = (min(harness_s) - min(bare_s)) / n_batches * 1e6
+    detail = (
+        f"bare {min(bare_s) / n_batches * 1e6:.2f} us/batch, "
+        f"harness adds {per_batch_us:.2f} us/batch"
+    )
+    return [
+        Row(
+            "harness overhead, 20k trivial batches",
+            overhead * 100,
+            "%",
+            "< 2 %",
+            overhead < 0.02,
+            detail,
+        )
+    ]
+
+
+@benchmark
+def liveplot_overhead(quick: bool) -> list[Row]:
+    """A CNN training run with and without a LivePlot rendering as it would in Jupyter.
+
+    Two figures: the share of the run spent drawing (timed inside LivePlot: precise),
+    and the end-to-end difference of alternating runs with and without it (noisy).
+    """
+    import torch
+
+    from helpers import data, plots
+    from helpers.torch_cnn import build_cnn, train
+
+    X, y = data.make_signals(8192)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    batches = [(Xt[i : i + 64], yt[i : i + 64]) for i in range(0, len(Xt), 64)]
+    epochs = 1 if quick else 3
+    plain, with_live, draw_share = [], [], []
+    for _ in range(2 if quick else 3):
+        run = train(build_cnn(), batches, epochs=epochs, progress=False, warmup=5)
+        plain.append(run.measurement.elapsed_s)
+        live = plots.LivePlot("bench", panels=("samples/s", "loss"), show=False)
+        run = train(build_cnn(), batches, epochs=epochs, live=live, warmup=5)
+        with_live.append(run.measurement.elapsed_s)
+        draw_share.append(live.draw_s / run.measurement.elapsed_s)
+    share = statistics.median(draw_share)
+    end_to_end = statistics.median(with_live) / statistics.median(plain) - 1
+    return [
+        Row(
+            "LivePlot drawing share of a training run",
+            share * 100,
+            "%",
+            "< 5 %",
+            share < 0.05,
+            f"{statistics.median(with_live):.1f} s runs",
+        ),
+        Row(
+            "LivePlot end-to-end slowdown (noisy)",
+            end_to_end * 100,
+            "%",
+            "< 5 %",
+            end_to_end < 0.05,
+            "median of alternating runs with vs without",
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- driver
+def machine_line() -> str:
+    import torch  # noqa: F401 - so describe() reports its version
+
+    from helpers import machine
+
+    return machine.describe()
+
+
+def write_chart(rows: list[Row], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from helpers import plots
+
+    pct = [r for r in rows if r.unit == "%"]
+    if not pct:
+        return
+    fig = plots.comparison_bars(
+        {r.benchmark: r.value for r in pct},
+        xlabel="% (lower is better)",
+        fmt="{:.2f}%",
+        title="Loader Lab overheads",
+    )
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), help="run only these")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = parser.parse_args(argv)
+    names = args.only or list(BENCHMARKS)
+    machine = machine_line()
+    print(f"Machine: {machine}\n")
+    rows: list[Row] = []
+    for name in names:
+        print(f"running {name} ...", flush=True)
+        rows += BENCHMARKS[name](args.quick)
+    width = max(len(r.benchmark) for r in rows)
+    print()
+    for r in rows:
+        verdict = {True: "ok", False: "MISSED", None: ""}[r.passed]
+        print(
+            f"{r.benchmark:<{width}}  {r.value:10.3f} {r.unit:<10} {r.target:<10} {verdict:<6}"
+            f"  {r.detail}"
+        )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "bench.json").write_text(
+        json.dumps(
+            {
+                "machine": machine,
+                "date": time.strftime("%Y-%m-%d %H:%M"),
+                "rows": [asdict(r) for r in rows],
+            },
+            indent=1,
+        )
+    )
+    write_chart(rows, RESULTS / "bench.png")
+    print(f"\nwrote {RESULTS.relative_to(ROOT)}/bench.json and bench.png")
+    return 0 if all(r.passed is not False for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
