@@ -6,6 +6,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
+# Jupyter refuses to run as root unless told; containers and CI machines often are root.
+LAB_ARGS  ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: help lab test notebooks bench check lint format clean
 
@@ -28,7 +30,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 lab: $(STAMP)
 	$(BIN)/python -m helpers.check_env --quiet
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(LAB_ARGS) notebooks/
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
