@@ -90,6 +90,52 @@ class PeakMemory:
         self.poll()
 
 
+class MemorySampler:
+    """Samples :func:`memory_mb` every ``interval_s`` on a background thread, for code
+    that cannot poll itself (``model.fit``)::
+
+        with MemorySampler() as mem:
+            model.fit(...)
+        mem.peak_anon_mb, mem.peak_file_mb, mem.samples  # samples: [(t, anon, file), ...]
+    """
+
+    def __init__(self, interval_s: float = 0.05, include_children: bool = True) -> None:
+        import threading
+
+        self.interval_s = interval_s
+        self.include_children = include_children
+        self.samples: list[tuple[float, float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        anon, file = memory_mb(self.include_children)
+        self.samples.append((time.perf_counter() - self._t0, anon, file))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._sample()
+
+    def __enter__(self) -> MemorySampler:
+        self._t0 = time.perf_counter()
+        self._sample()  # the baseline, before the code under test starts
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    @property
+    def peak_anon_mb(self) -> float:
+        return max(s[1] for s in self.samples)
+
+    @property
+    def peak_file_mb(self) -> float:
+        return max(s[2] for s in self.samples)
+
+
 # --------------------------------------------------------------------------- results
 @dataclass
 class Measurement:

@@ -121,3 +121,15 @@ def test_summary_and_dict(clock):
     assert m.summary().startswith("x: 2 samples/s, data wait 100% of the loop")
     d = m.as_dict()
     assert d["samples"] == 6 and d["label"] == "x"
+
+
+def test_memory_sampler_sees_an_allocation_made_without_polling():
+    import time
+
+    with timing.MemorySampler(interval_s=0.01) as mem:
+        block = np.ones(80_000_000, dtype=np.uint8)  # 80 MB, touched
+        time.sleep(0.1)
+        del block
+    assert len(mem.samples) >= 3
+    start = mem.samples[0][1]
+    assert mem.peak_anon_mb - start > 60

@@ -1,0 +1,363 @@
+"""The training showdown: every loader of notebooks 01-05, built the same way, run the same way.
+
+Shared by ``notebooks/06_training_showdown.ipynb`` and ``make bench`` so that both
+measure exactly the same thing. Each technique is a *factory*: given the data, one
+epoch's sample order and the per-sample work, it returns a fresh iterable of
+``(x, y)`` batches for one epoch. Every factory delivers the same samples exactly
+once per epoch, calls the per-sample work exactly once per sample, and, where the
+technique allows, in the same order (so the loss curves can be compared).
+
+PyTorch factories are in :func:`torch_loaders`, Keras/TensorFlow ones in
+:func:`keras_pipelines`; each imports its framework only when called.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .data import SampleWork
+
+#: The scenarios of the showdown: per-sample work on top of reading a sample.
+SCENARIOS: dict[str, SampleWork] = {
+    "cheap (in memory)": SampleWork("none"),
+    "CPU work 100 µs/sample": SampleWork("cpu", 100e-6),
+    "I/O wait 100 µs/sample": SampleWork("io", 100e-6),
+}
+
+
+@dataclass
+class Row:
+    """One cell of the showdown table."""
+
+    framework: str
+    scenario: str
+    technique: str
+    samples_per_s: float
+    data_wait_share: float
+    peak_anon_mb: float
+    final_loss: float
+    accuracy: float
+    wait_is_estimate: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def batch_orders(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Split one epoch's sample order into consecutive batches (the last may be short)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+# --------------------------------------------------------------------------- PyTorch
+def torch_loaders(
+    X: np.ndarray,
+    y: np.ndarray,
+    order: np.ndarray,
+    batch_size: int,
+    work: SampleWork,
+    *,
+    x_path: str | os.PathLike | None = None,
+    y_path: str | os.PathLike | None = None,
+    num_workers: int = 2,
+) -> dict[str, Callable[[], Iterable[Any]]]:
+    """Factories of one-epoch PyTorch loaders over ``X`` ``(n, 1, length)``, ``y`` ``(n,)``.
+
+    ``order`` is the epoch's sample order (every loader follows it, batched the same
+    way, except that worker loaders interleave their workers' output by batch, which
+    keeps the order). ``x_path``/``y_path`` (the same data as ``.npy``) add the
+    memory-mapped loader.
+    """
+    import torch
+    from torch.utils.data import BatchSampler, DataLoader, Dataset, IterableDataset
+
+    X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
+    order_list = order.tolist()
+
+    class PerIndex(Dataset):  # the textbook map-style dataset: one sample per call
+        def __len__(self) -> int:
+            return len(X_t)
+
+        def __getitem__(self, i: int):
+            work()
+            return X_t[i], y_t[i]
+
+    class PerBatch(Dataset):  # __getitem__ takes a whole list of indices
+        def __len__(self) -> int:
+            return len(X_t)
+
+        def __getitem__(self, idx: list[int]):
+            for _ in idx:
+                work()
+            return X_t[idx], y_t[idx]
+
+    class SamplesStream(IterableDataset):  # a generator of single samples
+        def __iter__(self):
+            for i in order_list:
+                work()
+                yield X_t[i], y_t[i]
+
+    class BatchesStream(IterableDataset):  # a generator of whole batches
+        def __iter__(self):
+            for idx in batch_orders(order, batch_size):
+                for _ in idx:
+                    work()
+                yield X_t[idx], y_t[idx]
+
+    def batch_sampler() -> BatchSampler:
+        return BatchSampler(order_list, batch_size, drop_last=False)
+
+    loaders: dict[str, Callable[[], Iterable[Any]]] = {
+        "DataLoader, per-index (default)": lambda: DataLoader(
+            PerIndex(), batch_size=batch_size, sampler=order_list
+        ),
+        f"DataLoader, per-index, {num_workers} workers": lambda: DataLoader(
+            PerIndex(), batch_size=batch_size, sampler=order_list, num_workers=num_workers
+        ),
+        "DataLoader, batched sampler": lambda: DataLoader(
+            PerBatch(), sampler=batch_sampler(), batch_size=None
+        ),
+        f"DataLoader, batched sampler, {num_workers} workers": lambda: DataLoader(
+            PerBatch(), sampler=batch_sampler(), batch_size=None, num_workers=num_workers
+        ),
+        "IterableDataset, per-sample": lambda: DataLoader(SamplesStream(), batch_size=batch_size),
+        "IterableDataset, batched": lambda: DataLoader(BatchesStream(), batch_size=None),
+    }
+    if x_path is not None and y_path is not None:
+        x_file, y_file = str(x_path), str(y_path)
+
+        class MemoryMapped(Dataset):  # opened lazily, so workers open their own map
+            def __init__(self) -> None:
+                self.X = self.y = None
+
+            def __len__(self) -> int:
+                return len(X_t)
+
+            def __getitem__(self, idx: list[int]):
+                if self.X is None:
+                    self.X = np.load(x_file, mmap_mode="r")
+                    self.y = np.load(y_file, mmap_mode="r")
+                for _ in idx:
+                    work()
+                # Sorted reads are sequential on disk; then restore the batch order.
+                idx = np.asarray(idx)
+                rank = np.argsort(idx)
+                xs = np.empty((len(idx), *self.X.shape[1:]), dtype=self.X.dtype)
+                xs[rank] = self.X[idx[rank]]  # fancy indexing copies: a writable array
+                ys = np.asarray(self.y[idx])
+                return torch.from_numpy(xs), torch.from_numpy(ys)
+
+        loaders["memory-mapped .npy, batched sampler"] = lambda: DataLoader(
+            MemoryMapped(), sampler=batch_sampler(), batch_size=None
+        )
+    return loaders
+
+
+def run_torch(
+    loaders: dict[str, Callable[[], Iterable[Any]]],
+    *,
+    scenario: str,
+    num_classes: int,
+    epochs: int,
+    seed: int = 0,
+    live: Any = None,
+) -> tuple[list[Row], dict[str, np.ndarray]]:
+    """Train a fresh CNN (same seed) with each loader; rows for the table and the
+    loss curve of each technique."""
+    from .torch_cnn import build_cnn, train
+
+    rows, curves = [], {}
+    for technique, make in loaders.items():
+
+        def epochs_of(make=make):
+            for _ in range(epochs):
+                yield from make()
+
+        run = train(
+            build_cnn(num_classes, seed=seed),
+            epochs_of(),
+            label=technique,
+            warmup=3,
+            live=live,
+            progress=False,
+        )
+        m = run.measurement
+        rows.append(
+            Row(
+                "PyTorch",
+                scenario,
+                technique,
+                run.samples_per_s,
+                run.data_wait_share,
+                m.peak_anon_mb,
+                run.final_loss,
+                float(run.accuracies[-max(1, len(run.accuracies) // 10) :].mean()),
+            )
+        )
+        curves[technique] = run.losses
+    return rows, curves
+
+
+# --------------------------------------------------------------------------- Keras
+def keras_pipelines(
+    X: np.ndarray,
+    y: np.ndarray,
+    order: np.ndarray,
+    batch_size: int,
+    work: SampleWork,
+    *,
+    num_parallel: int = 2,
+) -> dict[str, Callable[[], Any]]:
+    """Factories of one-epoch Keras inputs over channels-last ``X`` ``(n, length, 1)``.
+
+    Every pipeline calls ``work()`` once per sample and delivers each sample once.
+    ``from_tensor_slices`` runs the work through ``tf.py_function`` in a parallel map
+    (that is how Python work gets into a tensor pipeline); the generator pipelines
+    run it in the generator; the ``PyDataset`` runs it in ``__getitem__``.
+    """
+    from .keras_cnn import keras, tf
+
+    autotune = tf.data.AUTOTUNE
+    length = X.shape[1]
+    x_spec = tf.TensorSpec((length, 1), tf.float32)
+    xb_spec = tf.TensorSpec((None, length, 1), tf.float32)
+    y_spec, yb_spec = tf.TensorSpec((), tf.int64), tf.TensorSpec((None,), tf.int64)
+    batches = batch_orders(order, batch_size)
+    Xo, yo = X[order], y[order]
+
+    def batch_work(xb, yb):
+        for _ in range(int(tf.shape(xb)[0])):
+            work()
+        return xb, yb
+
+    def tensor_slices():
+        ds = tf.data.Dataset.from_tensor_slices((Xo, yo)).batch(batch_size)
+        if work.kind != "none":
+            ds = ds.map(
+                lambda xb, yb: tf.py_function(batch_work, [xb, yb], [tf.float32, tf.int64]),
+                num_parallel_calls=autotune,
+                deterministic=True,
+            ).map(
+                lambda xb, yb: (
+                    tf.ensure_shape(xb, (None, length, 1)),
+                    tf.ensure_shape(yb, (None,)),
+                )
+            )
+        return ds.prefetch(autotune)
+
+    def samples():
+        for i in order:
+            work()
+            yield X[i], y[i]
+
+    def whole_batches():
+        for idx in batches:
+            for _ in idx:
+                work()
+            yield X[idx], y[idx]
+
+    def shard(k):  # shard k of num_parallel: every num_parallel-th batch
+        for idx in batches[int(k) :: num_parallel]:
+            for _ in idx:
+                work()
+            yield X[idx], y[idx]
+
+    class SignalBatches(keras.utils.PyDataset):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+
+        def __len__(self):
+            return len(batches)
+
+        def __getitem__(self, i):
+            idx = batches[i]
+            for _ in idx:
+                work()
+            return X[idx], y[idx]
+
+    # A generator's length is unknown to tf.data; without assert_cardinality Keras warns
+    # "Your input ran out of data" at the end of every epoch.
+    known_length = tf.data.experimental.assert_cardinality(len(batches))
+
+    def per_sample_generator():
+        ds = tf.data.Dataset.from_generator(samples, output_signature=(x_spec, y_spec))
+        return ds.batch(batch_size).apply(known_length).prefetch(autotune)
+
+    def batched_generator():
+        ds = tf.data.Dataset.from_generator(whole_batches, output_signature=(xb_spec, yb_spec))
+        return ds.apply(known_length).prefetch(autotune)
+
+    def interleaved_shards():
+        ds = tf.data.Dataset.range(num_parallel).interleave(
+            lambda k: tf.data.Dataset.from_generator(
+                shard, args=(k,), output_signature=(xb_spec, yb_spec)
+            ),
+            cycle_length=num_parallel,
+            num_parallel_calls=num_parallel,
+            deterministic=True,
+        )
+        return ds.apply(known_length).prefetch(autotune)
+
+    return {
+        "from_tensor_slices": tensor_slices,
+        "from_generator, per-sample": per_sample_generator,
+        "from_generator, batched": batched_generator,
+        f"interleave {num_parallel} generator shards": interleaved_shards,
+        f"PyDataset, {num_parallel} worker threads": lambda: SignalBatches(
+            workers=num_parallel, use_multiprocessing=False
+        ),
+    }
+
+
+def run_keras(
+    pipelines: dict[str, Callable[[], Any]],
+    *,
+    scenario: str,
+    num_classes: int,
+    length: int,
+    batch_size: int,
+    epochs: int,
+    compute_step_s: float,
+    seed: int = 0,
+    live: Any = None,
+) -> list[Row]:
+    """``model.fit`` a fresh Keras CNN (same seed) on each pipeline; rows for the table."""
+    from .keras_cnn import build_cnn, fit
+    from .timing import MemorySampler
+
+    rows = []
+    for technique, make in pipelines.items():
+        model = build_cnn(num_classes, length, seed=seed)
+        with MemorySampler(0.1) as mem:
+            run = fit(
+                model,
+                make(),
+                batch_size=batch_size,
+                epochs=epochs,
+                compute_step_s=compute_step_s,
+                label=technique,
+                live=live,
+            )
+        k = max(1, len(run.losses) // 10)
+        accuracy = math.nan  # Keras reports accuracy per epoch, not per step
+        rows.append(
+            Row(
+                "Keras",
+                scenario,
+                technique,
+                run.samples_per_s,
+                run.data_wait_share,
+                mem.peak_anon_mb,
+                float(np.nanmean(run.losses[-k:])),
+                accuracy,
+                wait_is_estimate=True,
+            )
+        )
+    return rows
