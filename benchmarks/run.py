@@ -161,6 +161,64 @@ def liveplot_overhead(quick: bool) -> list[Row]:
     ]
 
 
+# --------------------------------------------------------------------------- showdown
+SHOWDOWN_ROWS: list = []  # the full table, for bench.json and the README
+
+
+@benchmark
+def showdown(quick: bool) -> list[Row]:
+    """Notebook 06's matrix at a larger size: every technique x scenario x framework.
+
+    Target (issue 8): with cheap samples, the best loader of each framework keeps the
+    data-wait share under 5% of a training step.
+    """
+    from helpers import data
+    from helpers import showdown as sd
+    from helpers.keras_cnn import build_cnn, compute_bound_step_s
+
+    n, length, k, batch = (4096 if quick else 16384), 128, 4, 64
+    X, y = data.make_signals(n, length, k)
+    X_keras, _ = data.make_signals(n, length, k, layout="channels_last")
+    x_path, y_path = data.signals_on_disk(n, length, k)
+    order = np.random.default_rng(0).permutation(n)
+    rows = []
+    for scenario, work in sd.SCENARIOS.items():
+        print(f"  PyTorch, {scenario}", flush=True)
+        loaders = sd.torch_loaders(X, y, order, batch, work, x_path=x_path, y_path=y_path)
+        rows += sd.run_torch(loaders, scenario=scenario, num_classes=k, epochs=1)[0]
+    bound = compute_bound_step_s(build_cnn(k, length), X_keras[:batch], y[:batch])
+    for scenario, work in sd.SCENARIOS.items():
+        print(f"  Keras, {scenario}", flush=True)
+        pipelines = sd.keras_pipelines(X_keras, y, order, batch, work)
+        rows += sd.run_keras(
+            pipelines,
+            scenario=scenario,
+            num_classes=k,
+            length=length,
+            batch_size=batch,
+            epochs=1,
+            compute_step_s=bound,
+        )
+    SHOWDOWN_ROWS.extend(rows)
+    print("\n" + sd.markdown_table(rows) + "\n")
+    out = []
+    cheap = next(iter(sd.SCENARIOS))
+    for framework in ("PyTorch", "Keras"):
+        b = sd.best(rows, framework, cheap)
+        est = " (estimate)" if b.wait_is_estimate else ""
+        out.append(
+            Row(
+                f"{framework} best cheap loader: data wait",
+                b.data_wait_share * 100,
+                "%",
+                "< 5 %",
+                b.data_wait_share < 0.05,
+                f"{b.technique}, {b.samples_per_s:,.0f} samples/s{est}",
+            )
+        )
+    return out
+
+
 # --------------------------------------------------------------------------- driver
 def machine_line() -> str:
     import torch  # noqa: F401 - so describe() reports its version
@@ -218,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
                 "machine": machine,
                 "date": time.strftime("%Y-%m-%d %H:%M"),
                 "rows": [asdict(r) for r in rows],
+                "showdown": [r.as_dict() for r in SHOWDOWN_ROWS],
             },
             indent=1,
         )

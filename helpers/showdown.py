@@ -361,3 +361,27 @@ def run_keras(
             )
         )
     return rows
+
+
+# --------------------------------------------------------------------------- reporting
+def best(rows: list[Row], framework: str, scenario: str) -> Row:
+    """The fastest technique (samples/s) of ``framework`` in ``scenario``."""
+    candidates = [r for r in rows if r.framework == framework and r.scenario == scenario]
+    if not candidates:
+        raise ValueError(f"no rows for {framework!r} in scenario {scenario!r}")
+    return max(candidates, key=lambda r: r.samples_per_s)
+
+
+def markdown_table(rows: list[Row]) -> str:
+    """The rows as a Markdown table (Keras data-wait shares are marked as estimates)."""
+    lines = [
+        "| framework | scenario | technique | samples/s | data wait | peak anon MB | final loss |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        wait = f"{r.data_wait_share:.0%}" + (" (est.)" if r.wait_is_estimate else "")
+        lines.append(
+            f"| {r.framework} | {r.scenario} | {r.technique} | {r.samples_per_s:,.0f} | {wait} "
+            f"| {r.peak_anon_mb:,.0f} | {r.final_loss:.3f} |"
+        )
+    return "\n".join(lines)

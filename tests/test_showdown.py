@@ -75,3 +75,18 @@ def test_batch_orders_and_scenarios():
         showdown.batch_orders(np.arange(3), 0)
     assert {w.kind for w in showdown.SCENARIOS.values()} == {"none", "cpu", "io"}
     assert isinstance(showdown.SCENARIOS["cheap (in memory)"], data.SampleWork)
+
+
+def test_best_and_markdown_table():
+    rows = [
+        showdown.Row("PyTorch", "s", "slow", 10.0, 0.5, 100.0, 1.0, 0.5),
+        showdown.Row("PyTorch", "s", "fast", 99.0, 0.01, 100.0, 1.0, 0.5),
+        showdown.Row("Keras", "s", "k", 50.0, 0.2, 300.0, 1.0, float("nan"), True),
+    ]
+    assert showdown.best(rows, "PyTorch", "s").technique == "fast"
+    with pytest.raises(ValueError, match="no rows for 'Keras' in scenario 'x'"):
+        showdown.best(rows, "Keras", "x")
+    table = showdown.markdown_table(rows).splitlines()
+    assert len(table) == 5
+    assert "| PyTorch | s | fast | 99 | 1% |" in table[3]
+    assert "20% (est.)" in table[4]
