@@ -237,9 +237,11 @@ def wait_compute_timeline(
             Patch(color=WAIT_COLOR, label="waiting for data"),
             Patch(color=COMPUTE_COLOR, label="computing"),
         ],
-        loc="upper right",
+        loc="lower center",  # below the axes, where it can never cover a row
+        bbox_to_anchor=(0.5, 1.0),
         ncols=2,
     )
+    ax.set_title(title, pad=22)
     return fig
 
 

@@ -116,6 +116,12 @@ def test_notebook_is_stored_clean(path):
         assert section in markdown, f"missing section {section!r}"
     for i, cell in enumerate(code):
         source = "".join(cell["source"])
+        tagged = "raises-exception" in cell["metadata"].get("tags", [])
+        marked = "NBVAL_RAISES_EXCEPTION" in source
+        assert tagged == marked, (
+            f"cell {i}: an error shown on purpose needs both the # NBVAL_RAISES_EXCEPTION "
+            "comment and the raises-exception tag (JupyterLab's Run All stops otherwise)"
+        )
         for out in cell.get("outputs", []):
             where = f"cell {i} ({source.splitlines()[0][:50]!r})"
             if out["output_type"] == "error":
