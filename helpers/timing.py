@@ -196,12 +196,12 @@ class Measurement:
         }
 
     def summary(self) -> str:
-        """One line: ``label: 12,345 samples/s, data wait 3% of the loop, ...``."""
-        parts = [
-            f"{self.samples_per_s:,.0f} samples/s",
-            f"data wait {self.data_wait_share:.0%} of the loop",
-            f"median wait {self.median_wait_ms:.2f} ms/batch",
-        ]
+        """One line: ``label: 12,345 samples/s, data wait 3% of the loop, ...`` (the data
+        wait only when there was a consumer step)."""
+        parts = [f"{self.samples_per_s:,.0f} samples/s"]
+        if self.step_s.any():  # without a consumer step, the loop is all wait: not news
+            parts.append(f"data wait {self.data_wait_share:.0%} of the loop")
+        parts.append(f"median wait {self.median_wait_ms:.2f} ms/batch")
         if not math.isnan(self.peak_anon_mb):
             parts.append(f"peak anon {self.peak_anon_mb:,.0f} MB")
         return f"{self.label or 'loader'}: " + ", ".join(parts)

@@ -118,7 +118,10 @@ def test_summary_and_dict(clock):
         clock=clock,
         track_memory=False,
     )
-    assert m.summary().startswith("x: 2 samples/s, data wait 100% of the loop")
+    assert m.summary().startswith("x: 2 samples/s, median wait 1000.00 ms/batch")
+    with_step = timing.measure([np.zeros(2)] * 3, lambda b: clock.advance(1.0), warmup=0,
+                               clock=clock, track_memory=False)
+    assert "data wait 0% of the loop" in with_step.summary()
     d = m.as_dict()
     assert d["samples"] == 6 and d["label"] == "x"
 
