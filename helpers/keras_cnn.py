@@ -88,13 +88,22 @@ def build_cnn(
 
 class StepTimer(keras.callbacks.Callback):
     """Records the wall time of every training step (``on_train_batch_begin`` to
-    ``_end``), the loss Keras reports, and feeds an optional live plot."""
+    ``_end``), the loss Keras reports, and feeds an optional live plot. The live
+    samples/s leave out the first ``warmup_steps`` steps (graph tracing), as
+    :func:`fit`'s statistics do; its clock starts when they end."""
 
-    def __init__(self, label: str = "", live: Any = None, batch_size: int | None = None) -> None:
+    def __init__(
+        self,
+        label: str = "",
+        live: Any = None,
+        batch_size: int | None = None,
+        warmup_steps: int = 0,
+    ) -> None:
         super().__init__()
         self.label = label
         self.live = live
         self.batch_size = batch_size
+        self.warmup_steps = warmup_steps
         self.begin_s: list[float] = []  # perf_counter() at each step's start
         self.step_s: list[float] = []
         self.losses: list[float] = []
@@ -104,7 +113,7 @@ class StepTimer(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         self._t_begin = time.perf_counter()
         self.begin_s.append(self._t_begin)
-        if self._t0 is None:
+        if self._t0 is None and len(self.begin_s) > self.warmup_steps:
             self._t0 = self._t_begin
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
@@ -112,8 +121,8 @@ class StepTimer(keras.callbacks.Callback):
         self.step_s.append(now - self._t_begin)
         loss = (logs or {}).get("loss")
         self.losses.append(float(loss) if loss is not None else float("nan"))
-        if self.live is not None and self.batch_size and now > self._t0:
-            rate = len(self.step_s) * self.batch_size / (now - self._t0)
+        if self.live is not None and self.batch_size and self._t0 is not None and now > self._t0:
+            rate = (len(self.step_s) - self.warmup_steps) * self.batch_size / (now - self._t0)
             self.live.update(self.label, now - self._t0, rate)
 
 
@@ -190,7 +199,7 @@ def fit(
     excluded from the statistics. Pass ``compute_step_s`` from
     :func:`compute_bound_step_s` to get the data-wait estimate.
     """
-    timer = StepTimer(label, live, batch_size)
+    timer = StepTimer(label, live, batch_size, warmup_steps)
     # A tf.data pipeline shuffles itself (or not): fit's shuffle would only warn.
     shuffle = not isinstance(data, tf.data.Dataset)
     model.fit(

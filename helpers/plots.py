@@ -2,11 +2,11 @@
 
 ``LivePlot`` redraws a figure *in place* while a measurement runs, through an IPython
 display handle. Drawing is throttled so that it costs at most ``max_overhead`` (2%
-by default) of the run: after each draw it waits ``draw_time / max_overhead`` before
-drawing again. Outside a Jupyter kernel (scripts, ``make bench``) it renders the PNG
-the same way but keeps it in ``last_png`` instead of showing it, so its cost can be
-measured there too. Static plots are ordinary pyplot figures: end the cell with
-``plt.show()``.
+by default) of the run: the first draw comes ``min_interval_s`` after the first point,
+and after each draw it waits ``draw_time / max_overhead`` before drawing again.
+Outside a Jupyter kernel (scripts, ``make bench``) it renders the PNG the same way but
+keeps it in ``last_png`` instead of showing it, so its cost can be measured there too.
+Static plots are ordinary pyplot figures: end the cell with ``plt.show()``.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class LivePlot:
         self._lines: dict[tuple[int, str], tuple[list[float], list[float], object]] = {}
         self._colors: dict[str, str] = {}  # one colour per label, in every panel
         self._handle = None
-        self._next_draw = -float("inf")
+        self._next_draw: float | None = None
         self.draws = 0
         self.draw_s = 0.0  # total time spent drawing
         self.last_png: bytes | None = None
@@ -124,8 +124,11 @@ class LivePlot:
                 raise ValueError(f"no panel {panel!r}; panels are {self.panels}") from None
         return panel
 
-    def update(self, label: str, x: float, y: float, panel: int | str = 0) -> None:
-        """Add point ``(x, y)`` to line ``label`` of ``panel``; redraw if it is time."""
+    def update(
+        self, label: str, x: float, y: float, panel: int | str = 0, *, redraw: bool = True
+    ) -> None:
+        """Add point ``(x, y)`` to line ``label`` of ``panel``; redraw if it is time
+        (``redraw=False`` only records the point, for callers inside a timed region)."""
         index = self._panel_index(panel)
         key = (index, label)
         if key not in self._lines:
@@ -135,7 +138,10 @@ class LivePlot:
         xs, ys, _ = self._lines[key]
         xs.append(x)
         ys.append(y)
-        if self.clock() >= self._next_draw:
+        now = self.clock()
+        if self._next_draw is None:  # first point: the first draw waits one interval, so a
+            self._next_draw = now + self.min_interval_s  # short run costs only its final draw
+        if redraw and now >= self._next_draw:
             self.draw()
 
     def draw(self) -> None:
@@ -146,8 +152,12 @@ class LivePlot:
         for ax in self.axes:
             ax.relim()
             ax.autoscale(enable=True)  # set_ylim below switches autoscaling off; undo that
-            ax.set_ylim(bottom=0)
-            if ax.get_legend_handles_labels()[1]:
+            if ax.get_yscale() == "linear":  # rates start at 0; a log axis cannot
+                ax.set_ylim(bottom=0)
+            labels = ax.get_legend_handles_labels()[1]
+            if len(labels) > 3:  # many lines: keep the legend off the data, to the right
+                ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+            elif labels:
                 ax.legend(loc="lower right")
         buf = io.BytesIO()
         self.fig.savefig(buf, format="png")

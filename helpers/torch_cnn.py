@@ -164,7 +164,10 @@ def train(
     if max_steps is not None:
         total = max_steps + warmup
     elif hasattr(batches, "__len__"):
-        total = len(batches) * epochs
+        try:
+            total = len(batches) * epochs
+        except TypeError:  # a DataLoader over an IterableDataset that has no __len__
+            total = None
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -194,7 +197,9 @@ def train(
                 now = time.perf_counter()
                 if math.isnan(clock_start[0]):
                     clock_start[0] = now
-                live.update(label, now - clock_start[0], losses[-1], panel="loss")
+                # Record only: drawing here would be timed as compute. measure() redraws
+                # between steps, outside the timed regions.
+                live.update(label, now - clock_start[0], losses[-1], panel="loss", redraw=False)
         if bar is not None:
             bar.update(1)
 

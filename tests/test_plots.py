@@ -18,18 +18,19 @@ def test_liveplot_throttles_by_interval_and_cost(clock):
         min_interval_s=1.0,
         max_overhead=0.02,
     )
-    live.update("a", 0.0, 1.0)  # first update draws at once
-    assert live.draws == 1 and live.last_png.startswith(b"\x89PNG")
+    live.update("a", 0.0, 1.0)  # the first draw waits one interval
+    assert live.draws == 0 and live.last_png is None
     for i in range(1, 10):
         clock.advance(0.25)
         live.update("a", i * 0.25, 2.0)
-    # 2.25 s passed; a draw costs 0 s on the fake clock, so the 1 s interval rules.
-    assert live.draws == 3
+    # 2.25 s passed; a draw costs 0 s on the fake clock, so the 1 s interval rules:
+    # draws at 1.0 s and 2.0 s.
+    assert live.draws == 2 and live.last_png.startswith(b"\x89PNG")
     live.update("b", 3.0, 0.5, panel="loss")
     with pytest.raises(ValueError, match="no panel 'accuracy'"):
         live.update("b", 3.0, 0.5, panel="accuracy")
     fig = live.close()
-    assert live.draws == 4
+    assert live.draws == 3
     assert len(fig.axes) == 2
 
 
@@ -88,7 +89,20 @@ def test_static_plots(clock):
 
 def test_liveplot_rescales_a_panel_that_was_empty_at_the_first_draw(clock):
     live = plots.LivePlot(panels=("samples/s", "loss"), clock=clock, show=False)
-    live.update("a", 0.1, 1.4, panel="loss")  # draws now, while samples/s is empty
+    live.update("a", 0.1, 1.4, panel="loss")
+    clock.advance(1.0)
+    live.update("a", 0.1, 1.5, panel="loss")  # draws now, while samples/s is empty
+    assert live.draws == 1
     live.update("a", 0.2, 5000.0)
     live.close()
     assert live.axes[0].get_ylim()[1] >= 5000.0
+
+
+def test_liveplot_update_without_redraw_only_records(clock):
+    live = plots.LivePlot(clock=clock, show=False)
+    live.update("a", 0.0, 1.0, redraw=False)
+    assert live.draws == 0
+    clock.advance(1.0)
+    live.update("a", 1.0, 2.0)
+    assert live.draws == 1
+    assert live.axes[0].get_lines()[0].get_xydata().tolist() == [[0.0, 1.0], [1.0, 2.0]]

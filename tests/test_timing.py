@@ -133,6 +133,32 @@ def test_memory_sampler_sees_an_allocation_made_without_polling():
         block = np.ones(80_000_000, dtype=np.uint8)  # 80 MB, touched
         time.sleep(0.1)
         del block
-    assert len(mem.samples) >= 3
-    start = mem.samples[0][1]
-    assert mem.peak_anon_mb - start > 60
+    assert len(mem.anon_mb) >= 3
+    assert mem.peak_anon_mb - mem.start_anon_mb > 60
+
+
+def _hold_memory(mb, seconds):
+    import time
+
+    block = np.ones(mb * 1024 * 1024, dtype=np.uint8)
+    time.sleep(seconds)
+    return block.sum()
+
+
+def test_memory_includes_worker_processes():
+    import multiprocessing as mp
+    import time
+
+    ctx = mp.get_context("fork")
+    child = ctx.Process(target=_hold_memory, args=(60, 3.0))
+    child.start()
+    try:
+        deadline = time.perf_counter() + 2.5
+        diff = 0.0
+        while time.perf_counter() < deadline and diff < 50:
+            time.sleep(0.05)
+            diff = timing.memory_mb(True)[0] - timing.memory_mb(False)[0]
+        assert diff >= 50, diff
+    finally:
+        child.terminate()
+        child.join()
