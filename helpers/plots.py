@@ -144,17 +144,27 @@ class LivePlot:
         if redraw and now >= self._next_draw:
             self.draw()
 
+    def panel(self, panel: int | str) -> _PanelView:
+        """A view that sends every ``update`` to one panel: pass it as ``live=`` to
+        code that only knows ``update(label, x, y)`` (``timing.measure``, ``train``)."""
+        return _PanelView(self, self._panel_index(panel))
+
     def draw(self) -> None:
         """Render now and show (or keep) the PNG; schedules the next allowed draw."""
         t0 = self.clock()
         for xs, ys, line in self._lines.values():
             line.set_data(xs, ys)
-        for ax in self.axes:
+        first_labels = self.axes[0].get_legend_handles_labels()[1]
+        for i, ax in enumerate(self.axes):
             ax.relim()
             ax.autoscale(enable=True)  # set_ylim below switches autoscaling off; undo that
             if ax.get_yscale() == "linear":  # rates start at 0; a log axis cannot
                 ax.set_ylim(bottom=0)
             labels = ax.get_legend_handles_labels()[1]
+            if i > 0 and labels == first_labels:  # the same lines as above: one legend will do
+                if ax.get_legend() is not None:
+                    ax.get_legend().remove()
+                continue
             if len(labels) > 3:  # many lines: keep the legend off the data, to the right
                 ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
             elif labels:
@@ -179,6 +189,17 @@ class LivePlot:
         """Final draw with every point; returns the figure."""
         self.draw()
         return self.fig
+
+
+class _PanelView:
+    """One panel of a :class:`LivePlot`, with the same ``update`` signature."""
+
+    def __init__(self, live: LivePlot, index: int) -> None:
+        self.live, self.index = live, index
+        self.panels = (live.panels[index],)
+
+    def update(self, label: str, x: float, y: float, panel: int | str = 0, **kwargs) -> None:
+        self.live.update(label, x, y, panel=self.index, **kwargs)
 
 
 def comparison_bars(

@@ -106,3 +106,14 @@ def test_liveplot_update_without_redraw_only_records(clock):
     live.update("a", 1.0, 2.0)
     assert live.draws == 1
     assert live.axes[0].get_lines()[0].get_xydata().tolist() == [[0.0, 1.0], [1.0, 2.0]]
+
+
+def test_liveplot_panel_view_routes_updates(clock):
+    live = plots.LivePlot(panels=("cheap", "costly"), clock=clock, show=False)
+    live.panel("costly").update("a", 0.0, 3.0)
+    live.panel(0).update("a", 0.0, 1.0)
+    live.close()
+    assert list(live.axes[1].get_lines()[0].get_ydata()) == [3.0]
+    assert list(live.axes[0].get_lines()[0].get_ydata()) == [1.0]
+    with pytest.raises(ValueError, match="no panel 'nope'"):
+        live.panel("nope")
