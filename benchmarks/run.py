@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -61,26 +62,10 @@ def import_time(quick: bool) -> list[Row]:
     return [Row("import helpers", seconds, "s", "< 0.3 s", seconds < 0.3)]
 
 
-@benchmark
-def harness_overhead(quick: bool) -> list[Row]:
-    """measure() around 20,000 trivial batches vs the same bare loop.
-
-    A trivial batch: 64 rows gathered from an in-memory tensor by index (what the
-    fastest in-memory loaders do), with no consumer step. Baseline and harness runs
-    alternate, 7 rounds; the minimum of each is compared (least disturbed by noise).
-    """
-    import torch
-
+def _harness_row(name: str, loader: Callable[[], Any], n_batches: int, rounds: int) -> Row:
+    """measure() around ``loader()`` vs the same bare loop, ``rounds`` alternating rounds
+    (which goes first alternates: order biases timings); minimum of each compared."""
     from helpers.timing import measure
-
-    n_batches, batch_size = 20_000, 64
-    X = torch.randn(4096, 1, 128)
-    rng = np.random.default_rng(0)
-    index = [torch.from_numpy(rng.integers(0, len(X), batch_size)) for _ in range(256)]
-
-    def loader():
-        for i in range(n_batches):
-            yield X[index[i & 255]]
 
     def bare() -> float:
         t0 = time.perf_counter()
@@ -94,7 +79,7 @@ def harness_overhead(quick: bool) -> list[Row]:
         return time.perf_counter() - t0
 
     bare_s, harness_s = [], []
-    for i in range(3 if quick else 7):  # alternate which goes first: order biases timings
+    for i in range(rounds):
         for run in (bare, harness) if i % 2 == 0 else (harness, bare):
             (bare_s if run is bare else harness_s).append(run())
     overhead = min(harness_s) / min(bare_s) - 1
@@ -103,27 +88,34 @@ def harness_overhead(quick: bool) -> list[Row]:
         f"bare {min(bare_s) / n_batches * 1e6:.2f} us/batch, "
         f"harness adds {per_batch_us:.2f} us/batch"
     )
-    return [
-        Row(
-            "harness overhead, 20k trivial batches",
-            overhead * 100,
-            "%",
-            "< 2 %",
-            overhead < 0.02,
-            detail,
-        )
-    ]
+    return Row(name, overhead * 100, "%", "< 2 %", overhead < 0.02, detail)
+
+
+@benchmark
+def harness_overhead(quick: bool) -> list[Row]:
+    """measure() around 20,000 trivial batches: 64 rows gathered from an in-memory
+    tensor by index (what the fastest in-memory loaders do), no consumer step."""
+    import torch
+
+    n_batches, batch_size = 20_000, 64
+    X = torch.randn(4096, 1, 128)
+    rng = np.random.default_rng(0)
+    index = [torch.from_numpy(rng.integers(0, len(X), batch_size)) for _ in range(256)]
+
+    def loader():
+        for i in range(n_batches):
+            yield X[index[i & 255]]
+
+    rounds = 3 if quick else 7
+    return [_harness_row("harness overhead, 20k trivial batches", loader, n_batches, rounds)]
 
 
 @benchmark
 def harness_overhead_dataloader(quick: bool) -> list[Row]:
     """measure() around 20,000 batches of PyTorch's default DataLoader (64 samples
-    fetched one index at a time and collated), vs the same bare loop. Alternating
-    rounds, minimum of each."""
+    fetched one index at a time and collated)."""
     import torch
     from torch.utils.data import DataLoader, TensorDataset
-
-    from helpers.timing import measure
 
     n_batches, batch_size = 20_000, 64
     dataset = TensorDataset(
@@ -135,37 +127,8 @@ def harness_overhead_dataloader(quick: bool) -> list[Row]:
         for _ in range(8):
             yield from DataLoader(dataset, batch_size=batch_size)
 
-    def bare() -> float:
-        t0 = time.perf_counter()
-        for batch in loader():  # noqa: B007 - the loop is the work
-            pass
-        return time.perf_counter() - t0
-
-    def harness() -> float:
-        t0 = time.perf_counter()
-        measure(loader(), warmup=0)
-        return time.perf_counter() - t0
-
-    bare_s, harness_s = [], []
-    for i in range(2 if quick else 4):  # alternate which goes first: order biases timings
-        for run in (bare, harness) if i % 2 == 0 else (harness, bare):
-            (bare_s if run is bare else harness_s).append(run())
-    overhead = min(harness_s) / min(bare_s) - 1
-    per_batch_us = (min(harness_s) - min(bare_s)) / n_batches * 1e6
-    detail = (
-        f"bare {min(bare_s) / n_batches * 1e6:.1f} us/batch, "
-        f"harness adds {per_batch_us:.2f} us/batch"
-    )
-    return [
-        Row(
-            "harness overhead, 20k default-DataLoader batches",
-            overhead * 100,
-            "%",
-            "< 2 %",
-            overhead < 0.02,
-            detail,
-        )
-    ]
+    name = "harness overhead, 20k default-DataLoader batches"
+    return [_harness_row(name, loader, n_batches, 2 if quick else 4)]
 
 
 @benchmark
