@@ -7,7 +7,7 @@ the same way as a bare loader.
 
 from __future__ import annotations
 
-import math
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -173,10 +173,10 @@ def train(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total, desc=label or "training", unit="step", leave=False)
-    clock_start = [math.nan]
+    first_step_at: float | None = None  # x of the loss curve: seconds since then
 
     def step(batch: Any) -> None:
-        nonlocal steps_done
+        nonlocal steps_done, first_step_at
         x, y = batch[0], batch[1]
         if isinstance(x, np.ndarray):
             x, y = torch.from_numpy(x), torch.from_numpy(np.asarray(y))
@@ -192,14 +192,11 @@ def train(
             losses.append(loss.item())
             correct.append((logits.argmax(1) == y).float().mean().item())
             if live_loss:
-                import time
-
                 now = time.perf_counter()
-                if math.isnan(clock_start[0]):
-                    clock_start[0] = now
+                first_step_at = now if first_step_at is None else first_step_at
                 # Record only: drawing here would be timed as compute. measure() redraws
                 # between steps, outside the timed regions.
-                live.update(label, now - clock_start[0], losses[-1], panel="loss", redraw=False)
+                live.update(label, now - first_step_at, losses[-1], panel="loss", redraw=False)
         if bar is not None:
             bar.update(1)
 
