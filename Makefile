@@ -9,7 +9,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 LAB_ARGS  ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help lab test notebooks bench check lint format clean
+.PHONY: help lab test notebooks bench gpu-check check lint format clean
 
 help:
 	@echo "make lab        open the notebooks in JupyterLab (sets up .venv first if needed)"
@@ -17,6 +17,8 @@ help:
 	@echo "make check      environment check for workshop attendees"
 	@echo "make notebooks  re-execute notebooks in place and strip volatile metadata"
 	@echo "make bench      benchmarks outside Jupyter; results/ gets JSON and PNG"
+	@echo "make gpu-check  on a CUDA machine: train and copy on the GPU (needs only torch, numpy,"
+	@echo "                psutil, matplotlib, tqdm; no .venv); exits 0 only if the GPU was used"
 	@echo "make lint       ruff over helpers, tests and notebooks"
 	@echo "make clean      remove data/generated, results and caches (keeps .venv)"
 
@@ -45,6 +47,10 @@ notebooks: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# No .venv on purpose: a GPU machine may have only PyTorch and a few light packages.
+gpu-check:
+	$(PYTHON) benchmarks/gpu_check.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check helpers tests tools benchmarks data notebooks

@@ -1,8 +1,8 @@
 """Plumbing for data bigger than memory: memory over time, and the page cache.
 
-- :class:`MemorySampler` (from :mod:`helpers.timing`, re-exported) samples memory in a
-  background thread, so a peak reached *inside* one NumPy call (which releases the GIL while it
-  fills an array) is seen, not only the memory between batches.
+- Memory over time is :class:`helpers.memory.MemorySampler`: it samples in a background
+  thread, so a peak reached *inside* one NumPy call (which releases the GIL while it fills
+  an array) is seen, not only the memory between batches.
 - :func:`evict_from_page_cache` asks the kernel to drop a file's cached pages
   (``posix_fadvise(..., POSIX_FADV_DONTNEED)``, no root needed on Linux), so the next
   read comes from the disk: a *cold* run. :func:`cached_fraction` checks how much of a
@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .plots import PALETTE
-from .timing import MemorySampler
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from .memory import MemorySampler
 
 
 # --------------------------------------------------------------------------- sampler
@@ -189,7 +190,6 @@ def plot_orders(
 
 
 __all__ = [
-    "MemorySampler",
     "evict_from_page_cache",
     "cached_fraction",
     "plot_memory_trace",

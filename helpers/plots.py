@@ -208,10 +208,15 @@ def comparison_bars(
     title: str = "",
     xlabel: str = "samples/s",
     fmt: str = "{:,.0f}",
-    highlight: str | None = None,
+    highlight: str | Sequence[str] | None = None,
+    ranges: Mapping[str, tuple[float, float]] | None = None,
     ax=None,
 ) -> Figure:
-    """Horizontal bars, one per label, with the value written at the end of each."""
+    """Horizontal bars, one per label, with the value written at the end of each.
+
+    ``highlight``: a label (or several, e.g. a tie for best) drawn in the accent colour.
+    ``ranges``: ``label -> (low, high)`` of repeated runs, drawn as a whisker on the bar
+    (the bar itself is the value, usually the median)."""
     import matplotlib.pyplot as plt
 
     if not values:
@@ -222,11 +227,19 @@ def comparison_bars(
         fig = ax.figure
     labels = list(values)
     data = np.array([values[k] for k in labels], dtype=float)
-    colors = [WAIT_COLOR if k == highlight else COMPUTE_COLOR for k in labels]
-    bars = ax.barh(labels, data, color=colors)
+    marked = {highlight} if isinstance(highlight, str) else set(highlight or ())
+    colors = [WAIT_COLOR if k in marked else COMPUTE_COLOR for k in labels]
+    xerr = None
+    top = data.max()
+    if ranges:
+        lo = np.array([ranges.get(k, (v, v))[0] for k, v in zip(labels, data, strict=True)])
+        hi = np.array([ranges.get(k, (v, v))[1] for k, v in zip(labels, data, strict=True)])
+        xerr = np.vstack([np.clip(data - lo, 0, None), np.clip(hi - data, 0, None)])
+        top = max(top, hi.max())
+    bars = ax.barh(labels, data, color=colors, xerr=xerr, ecolor="0.25", capsize=2)
     ax.invert_yaxis()
     ax.bar_label(bars, labels=[fmt.format(v) for v in data], padding=3, fontsize=9)
-    ax.set_xlim(0, data.max() * 1.2 if data.max() > 0 else 1)
+    ax.set_xlim(0, top * 1.25 if top > 0 else 1)
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.grid(axis="y", visible=False)

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 import os
+import statistics
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,20 +34,48 @@ SCENARIOS: dict[str, SampleWork] = {
 
 @dataclass
 class Row:
-    """One cell of the showdown table."""
+    """One cell of the showdown table: medians over the repeats, and each repeat's
+    samples/s in ``samples_per_s_runs`` (for the range and the verdicts)."""
 
     framework: str
     scenario: str
     technique: str
     samples_per_s: float
     data_wait_share: float
-    peak_anon_mb: float
+    added_anon_mb: float  # peak minus the run's own start (process tree, PSS)
     final_loss: float
     accuracy: float
     wait_is_estimate: bool = False
+    samples_per_s_runs: list[float] = field(default_factory=list)
+
+    @property
+    def repeats(self) -> int:
+        return max(1, len(self.samples_per_s_runs))
+
+    @property
+    def samples_per_s_range(self) -> tuple[float, float]:
+        runs = self.samples_per_s_runs or [self.samples_per_s]
+        return min(runs), max(runs)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def _median_row(runs: list[Row]) -> Row:
+    """One row from the repeats of one technique: medians, and every samples/s."""
+    first = runs[0]
+    return Row(
+        first.framework,
+        first.scenario,
+        first.technique,
+        statistics.median(r.samples_per_s for r in runs),
+        statistics.median(r.data_wait_share for r in runs),
+        statistics.median(r.added_anon_mb for r in runs),
+        statistics.median(r.final_loss for r in runs),
+        statistics.median(r.accuracy for r in runs),
+        first.wait_is_estimate,
+        [r.samples_per_s for r in runs],
+    )
 
 
 def batch_orders(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
@@ -167,42 +196,47 @@ def run_torch(
     num_classes: int,
     epochs: int,
     seed: int = 0,
+    repeats: int = 1,
     live: Any = None,
 ) -> tuple[list[Row], dict[str, np.ndarray]]:
-    """Train a fresh CNN (same seed) with each loader; rows for the table and the
-    loss curve of each technique."""
+    """Train a fresh CNN (same seed) with each loader, ``repeats`` times interleaved
+    (A B C, A B C, ...); one row per loader (medians and every run's samples/s) and
+    the loss curve of each loader's first run. Memory is what each run added."""
     from .torch_cnn import build_cnn, train
 
-    rows, curves = [], {}
-    for technique, make in loaders.items():
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    runs: dict[str, list[Row]] = {technique: [] for technique in loaders}
+    curves = {}
+    for _ in range(repeats):
+        for technique, make in loaders.items():
 
-        def epochs_of(make=make):
-            for _ in range(epochs):
-                yield from make()
+            def epochs_of(make=make):
+                for _ in range(epochs):
+                    yield from make()
 
-        run = train(
-            build_cnn(num_classes, seed=seed),
-            epochs_of(),
-            label=technique,
-            warmup=3,
-            live=live,
-            progress=False,
-        )
-        m = run.measurement
-        rows.append(
-            Row(
-                "PyTorch",
-                scenario,
-                technique,
-                run.samples_per_s,
-                run.data_wait_share,
-                m.peak_anon_mb,
-                run.final_loss,
-                float(run.accuracies[-max(1, len(run.accuracies) // 10) :].mean()),
+            run = train(
+                build_cnn(num_classes, seed=seed),
+                epochs_of(),
+                label=technique,
+                warmup=3,
+                live=live,
+                progress=False,
             )
-        )
-        curves[technique] = run.losses
-    return rows, curves
+            runs[technique].append(
+                Row(
+                    "PyTorch",
+                    scenario,
+                    technique,
+                    run.samples_per_s,
+                    run.data_wait_share,
+                    run.measurement.added_anon_mb,
+                    run.final_loss,
+                    float(run.accuracies[-max(1, len(run.accuracies) // 10) :].mean()),
+                )
+            )
+            curves.setdefault(technique, run.losses)
+    return [_median_row(r) for r in runs.values()], curves
 
 
 # --------------------------------------------------------------------------- Keras
@@ -324,43 +358,49 @@ def run_keras(
     length: int,
     batch_size: int,
     epochs: int,
-    compute_step_s: float,
+    control: Any,
     seed: int = 0,
+    repeats: int = 1,
     live: Any = None,
 ) -> list[Row]:
-    """``model.fit`` a fresh Keras CNN (same seed) on each pipeline; rows for the table."""
+    """``model.fit`` a fresh Keras CNN (same seed) on each pipeline, ``repeats`` times
+    interleaved; one row per pipeline. ``control`` is a
+    :class:`helpers.keras_cnn.ZeroWaitControl` for the data-wait estimate."""
     from .keras_cnn import build_cnn, fit
-    from .timing import MemorySampler
+    from .memory import MemorySampler
 
-    rows = []
-    for technique, make in pipelines.items():
-        model = build_cnn(num_classes, length, seed=seed)
-        with MemorySampler(0.1) as mem:
-            run = fit(
-                model,
-                make(),
-                batch_size=batch_size,
-                epochs=epochs,
-                compute_step_s=compute_step_s,
-                label=technique,
-                live=live,
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    runs: dict[str, list[Row]] = {technique: [] for technique in pipelines}
+    for _ in range(repeats):
+        for technique, make in pipelines.items():
+            model = build_cnn(num_classes, length, seed=seed)
+            with MemorySampler(0.1) as mem:
+                run = fit(
+                    model,
+                    make(),
+                    batch_size=batch_size,
+                    epochs=epochs,
+                    control=control,
+                    label=technique,
+                    live=live,
+                )
+            k = max(1, len(run.losses) // 10)
+            accuracy = math.nan  # Keras reports accuracy per epoch, not per step
+            runs[technique].append(
+                Row(
+                    "Keras",
+                    scenario,
+                    technique,
+                    run.samples_per_s,
+                    run.data_wait_share,
+                    mem.added_anon_mb,
+                    float(np.nanmean(run.losses[-k:])),
+                    accuracy,
+                    wait_is_estimate=True,
+                )
             )
-        k = max(1, len(run.losses) // 10)
-        accuracy = math.nan  # Keras reports accuracy per epoch, not per step
-        rows.append(
-            Row(
-                "Keras",
-                scenario,
-                technique,
-                run.samples_per_s,
-                run.data_wait_share,
-                mem.peak_anon_mb,
-                float(np.nanmean(run.losses[-k:])),
-                accuracy,
-                wait_is_estimate=True,
-            )
-        )
-    return rows
+    return [_median_row(r) for r in runs.values()]
 
 
 # --------------------------------------------------------------------------- reporting
@@ -372,16 +412,70 @@ def best(rows: list[Row], framework: str, scenario: str) -> Row:
     return max(candidates, key=lambda r: r.samples_per_s)
 
 
+def comparison(rows: list[Row], framework: str, scenario: str) -> Any:
+    """The rows of one framework and scenario as a :class:`helpers.compare.Comparison`
+    of samples/s, for verdicts that read a tie as a tie."""
+    from .compare import from_values
+
+    chosen = {
+        r.technique: r.samples_per_s_runs or [r.samples_per_s]
+        for r in rows
+        if r.framework == framework and r.scenario == scenario
+    }
+    if not chosen:
+        raise ValueError(f"no rows for {framework!r} in scenario {scenario!r}")
+    return from_values(chosen)
+
+
+def plot_matrix(rows: list[Row], *, title: str = "") -> Any:
+    """One panel per framework x scenario: samples/s of each technique (median, with
+    the range of the repeats as a whisker); the best, and any tied with it, in orange."""
+    import matplotlib.pyplot as plt
+
+    from .plots import comparison_bars
+
+    frameworks = list(dict.fromkeys(r.framework for r in rows))
+    scenarios = list(dict.fromkeys(r.scenario for r in rows))
+    fig, axes = plt.subplots(
+        len(frameworks),
+        len(scenarios),
+        figsize=(5 * len(scenarios), 3.6 * len(frameworks)),
+        squeeze=False,
+    )
+    for row_axes, framework in zip(axes, frameworks, strict=True):
+        for ax, scenario in zip(row_axes, scenarios, strict=True):
+            picked = [r for r in rows if r.framework == framework and r.scenario == scenario]
+            if not picked:
+                ax.set_visible(False)
+                continue
+            comparison_bars(
+                {r.technique: r.samples_per_s for r in picked},
+                ranges={r.technique: r.samples_per_s_range for r in picked},
+                highlight=comparison(rows, framework, scenario).best(),
+                title=f"{framework}: {scenario}",
+                ax=ax,
+            )
+            if scenario != scenarios[0]:
+                ax.tick_params(labelleft=False)
+    if title:
+        fig.suptitle(title, fontweight="bold")
+    return fig
+
+
 def markdown_table(rows: list[Row]) -> str:
-    """The rows as a Markdown table (Keras data-wait shares are marked as estimates)."""
+    """The rows as a Markdown table: median samples/s with the range of the repeats,
+    data wait (Keras shares marked as estimates), memory the run added, final loss."""
     lines = [
-        "| framework | scenario | technique | samples/s | data wait | peak anon MB | final loss |",
+        "| framework | scenario | technique | samples/s (median, range) | data wait "
+        "| memory added MB | final loss |",
         "|---|---|---|---:|---:|---:|---:|",
     ]
     for r in rows:
         wait = f"{r.data_wait_share:.0%}" + (" (est.)" if r.wait_is_estimate else "")
+        lo, hi = r.samples_per_s_range
+        spread = f" ({lo:,.0f}-{hi:,.0f})" if r.repeats > 1 else ""
         lines.append(
-            f"| {r.framework} | {r.scenario} | {r.technique} | {r.samples_per_s:,.0f} | {wait} "
-            f"| {r.peak_anon_mb:,.0f} | {r.final_loss:.3f} |"
+            f"| {r.framework} | {r.scenario} | {r.technique} | {r.samples_per_s:,.0f}{spread} "
+            f"| {wait} | {r.added_anon_mb:+,.0f} | {r.final_loss:.3f} |"
         )
     return "\n".join(lines)

@@ -5,18 +5,25 @@
 The first ``warmup`` batches are run but left out of the statistics (and counted
 separately), so start-up costs such as spawning workers do not hide the steady state.
 
-Memory is read from ``/proc`` (Linux): *anonymous* resident memory (heap, arrays: the
-real pressure) and *file-backed* resident memory (page cache of memory-mapped files,
-which the OS can drop) for the process plus its worker children. Elsewhere, psutil's
-RSS is reported as anonymous and file-backed memory is ``nan``.
+Time spent on the harness's own work between batches (memory polls, drawing a live
+plot) is left out of every figure: it is neither wait, nor step, nor elapsed time.
+
+Memory comes from :mod:`helpers.memory`: anonymous and file-backed memory of the
+process and its workers as proportional set size, so pages that forked workers share
+count once. A technique's memory cost is ``added_anon_mb``: the peak during the run
+minus the run's own start, not the process's lifetime peak.
+
+Loaders that fill a queue before the first ``next()`` returns (``DataLoader`` workers
+with ``prefetch_factor``, Keras ``PyDataset`` workers, ``tf.data`` ``prefetch``) hand
+over batches made before the clock started. Pass ``warmup`` of at least the queue
+depth plus one (:func:`steady_state_warmup`) so that the measured batches are made
+while the clock runs: the steady state.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import statistics
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,196 +31,15 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .memory import PeakMemory, format_mb
+
 Clock = Callable[[], float]
-_MB = 1024 * 1024
 
 
 class LiveSink(Protocol):
     """What :func:`measure` feeds while it runs (``plots.LivePlot`` is one)."""
 
     def update(self, label: str, x: float, y: float) -> None: ...
-
-
-# --------------------------------------------------------------------------- memory
-def _proc_status_mb(pid: int | str) -> tuple[float, float]:
-    anon = file = 0.0
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                anon = int(line.split()[1]) / 1024
-            elif line.startswith("RssFile:"):
-                file = int(line.split()[1]) / 1024
-    return anon, file
-
-
-def _child_pids(pid: int) -> list[int]:
-    """Descendants of ``pid`` from ``/proc/<pid>/task/*/children`` (cheap: no scan of
-    every process, unlike ``psutil.Process.children``)."""
-    found = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return found
-    for tid in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                kids = [int(k) for k in f.read().split()]
-        except OSError:
-            continue
-        for kid in kids:
-            found += [kid, *_child_pids(kid)]
-    return found
-
-
-def memory_mb(include_children: bool = True) -> tuple[float, float]:
-    """``(anonymous_mb, file_backed_mb)`` resident now, for this process and its children.
-
-    Anonymous memory is what the process allocated (arrays, tensors, Python objects);
-    file-backed memory is pages of files mapped into it (``np.load(mmap_mode="r")``),
-    which count in RSS but can be dropped by the OS under pressure. Reads ``/proc``
-    on Linux (about 0.1 ms); elsewhere psutil's RSS counts as anonymous, file is ``nan``.
-    """
-    if not os.path.exists(f"/proc/{os.getpid()}/status"):
-        import psutil
-
-        me = psutil.Process()
-        procs = [me] + (me.children(recursive=True) if include_children else [])
-        rss = 0.0
-        for p in procs:
-            try:
-                rss += p.memory_info().rss / _MB
-            except psutil.Error:  # a worker exited between listing and reading
-                continue
-        return rss, math.nan
-    pid = os.getpid()
-    pids = [pid, *(_child_pids(pid) if include_children else [])]
-    anon_total = file_total = 0.0
-    for p in pids:
-        try:
-            anon, file = _proc_status_mb(p)
-        except OSError:  # a worker exited between listing and reading
-            continue
-        anon_total += anon
-        file_total += file
-    return anon_total, file_total
-
-
-class PeakMemory:
-    """Tracks the peak of :func:`memory_mb` over polls: ``with PeakMemory() as m: ...``."""
-
-    def __init__(self, include_children: bool = True) -> None:
-        self.include_children = include_children
-        self.start_anon_mb, self.start_file_mb = memory_mb(include_children)
-        self.peak_anon_mb, self.peak_file_mb = self.start_anon_mb, self.start_file_mb
-
-    def poll(self) -> None:
-        anon, file = memory_mb(self.include_children)
-        self.peak_anon_mb = max(self.peak_anon_mb, anon)
-        self.peak_file_mb = max(self.peak_file_mb, file)
-
-    def __enter__(self) -> PeakMemory:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.poll()
-
-
-class MemorySampler:
-    """Record ``(seconds, anonymous MB, file-backed MB)`` every ``interval_s`` in a thread.
-
-    >>> with MemorySampler() as mem:
-    ...     mem.mark("allocate")
-    ...     a = np.ones(10_000_000)        # 76 MB, touched
-    >>> mem.peak_anon_mb - mem.start_anon_mb  # doctest: +SKIP
-    76.4
-
-    Memory is that of this process (and its children if ``include_children``), read
-    from ``/proc`` as :func:`helpers.timing.memory_mb` does. The thread samples while
-    the main thread runs Python or a NumPy call that releases the GIL (filling,
-    copying and casting large arrays do). ``mark(label)`` records when a phase starts,
-    for :func:`plot_memory_trace`. Samples are also taken at entry and exit.
-    """
-
-    def __init__(self, interval_s: float = 0.005, *, include_children: bool = True) -> None:
-        if not interval_s > 0:
-            raise ValueError(f"interval_s must be > 0, got {interval_s}")
-        self.interval_s = interval_s
-        self.include_children = include_children
-        self._times: list[float] = []
-        self._anon: list[float] = []
-        self._file: list[float] = []
-        self.marks: list[tuple[float, str]] = []  # (seconds since start, label)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._t0 = 0.0
-        self._lock = threading.Lock()
-
-    def _sample(self) -> None:
-        anon, file = memory_mb(self.include_children)
-        with self._lock:
-            self._times.append(time.perf_counter() - self._t0)
-            self._anon.append(anon)
-            self._file.append(file)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self._sample()
-
-    def __enter__(self) -> MemorySampler:
-        if self._thread is not None:
-            raise RuntimeError("a MemorySampler records once; make a new one")
-        self._t0 = time.perf_counter()
-        self._sample()
-        self._thread = threading.Thread(target=self._run, name="MemorySampler", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        self._sample()
-
-    def mark(self, label: str) -> None:
-        """Note that a phase called ``label`` starts now (and take a sample)."""
-        self.marks.append((time.perf_counter() - self._t0, label))
-        self._sample()
-
-    @property
-    def times_s(self) -> np.ndarray:
-        """Seconds since the sampler started, one per sample."""
-        return np.asarray(self._times)
-
-    @property
-    def anon_mb(self) -> np.ndarray:
-        """Anonymous resident MB at each sample."""
-        return np.asarray(self._anon)
-
-    @property
-    def file_mb(self) -> np.ndarray:
-        """File-backed resident MB at each sample (``nan`` where unavailable)."""
-        return np.asarray(self._file)
-
-    @property
-    def start_anon_mb(self) -> float:
-        return self._anon[0]
-
-    @property
-    def peak_anon_mb(self) -> float:
-        return max(self._anon)
-
-    @property
-    def peak_file_mb(self) -> float:
-        return max(self._file)
-
-    def between(self, start: str, end: str | None = None) -> np.ndarray:
-        """Boolean mask of the samples from mark ``start`` to mark ``end`` (or the end)."""
-        times = {label: t for t, label in self.marks}
-        for label in (start, end):
-            if label is not None and label not in times:
-                raise KeyError(f"no mark {label!r}; marks are {[m for _, m in self.marks]}")
-        hi = times[end] if end is not None else math.inf
-        return (self.times_s >= times[start]) & (self.times_s <= hi)
 
 
 # --------------------------------------------------------------------------- results
@@ -236,7 +62,14 @@ class Measurement:
     start_anon_mb: float = math.nan
     peak_anon_mb: float = math.nan
     peak_file_mb: float = math.nan
+    paused_s: float = 0.0  # the harness's own time between batches, left out of elapsed_s
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def added_anon_mb(self) -> float:
+        """Anonymous memory the run added: its peak minus its own start (MB, process
+        tree as proportional set size; ``nan`` if not tracked or unavailable)."""
+        return self.peak_anon_mb - self.start_anon_mb
 
     @property
     def samples_per_s(self) -> float:
@@ -270,20 +103,23 @@ class Measurement:
             "elapsed_s": self.elapsed_s,
             "warmup_batches": self.warmup_batches,
             "warmup_s": self.warmup_s,
+            "start_anon_mb": self.start_anon_mb,
             "peak_anon_mb": self.peak_anon_mb,
+            "added_anon_mb": self.added_anon_mb,
             "peak_file_mb": self.peak_file_mb,
+            "paused_s": self.paused_s,
             **self.extra,
         }
 
     def summary(self) -> str:
         """One line: ``label: 12,345 samples/s, data wait 3% of the loop, ...`` (the data
-        wait only when there was a consumer step)."""
+        wait only when there was a consumer step; memory is what the run added)."""
         parts = [f"{self.samples_per_s:,.0f} samples/s"]
         if self.step_s.any():  # without a consumer step, the loop is all wait: not news
             parts.append(f"data wait {self.data_wait_share:.0%} of the loop")
         parts.append(f"median wait {self.median_wait_ms:.2f} ms/batch")
-        if not math.isnan(self.peak_anon_mb):
-            parts.append(f"peak anon {self.peak_anon_mb:,.0f} MB")
+        if not (math.isnan(self.start_anon_mb) and math.isnan(self.peak_anon_mb)):
+            parts.append(f"memory {format_mb(self.added_anon_mb, signed=True)} anon")
         return f"{self.label or 'loader'}: " + ", ".join(parts)
 
 
@@ -318,6 +154,7 @@ def measure(
     live: LiveSink | None = None,
     track_memory: bool = True,
     poll_interval_s: float = 0.1,
+    before_timing: Callable[[], Any] | None = None,
     clock: Clock = time.perf_counter,
 ) -> Measurement:
     """Drive ``batches`` like a training loop and time it.
@@ -326,8 +163,18 @@ def measure(
     ``step(batch)`` (if given) is the *step*. ``warmup`` batches run first and are
     excluded from the statistics; ``max_batches`` caps the measured batches. Samples
     per batch come from ``count(batch)`` (default: first dimension of the batch or of
-    its first element). Every ``poll_interval_s`` the harness samples memory and sends
-    samples/s so far to ``live`` (e.g. a :class:`helpers.plots.LivePlot`).
+    its first element). Every ``poll_interval_s`` (or 20x the cost of one memory
+    reading, if that is longer) the harness samples memory and sends samples/s so far
+    to ``live`` (e.g. a :class:`helpers.plots.LivePlot`); the time that takes, drawing
+    included, is measured and left out of ``elapsed_s`` and of the timeline.
+
+    ``warmup`` batches are consumed (and stepped) before the clock starts; for a loader
+    with a prefetch queue use :func:`steady_state_warmup` so that no batch made before
+    the clock started is counted.
+
+    ``before_timing()`` is called once, after the warm-up and before the clock starts:
+    the place to record a state the figures depend on (say, how much of a file is in
+    the page cache), without timing the recording.
 
     ``clock`` is injectable so the arithmetic can be tested without sleeping.
     Raises ``ValueError`` if the iterable yields nothing, or nothing after warm-up.
@@ -357,7 +204,13 @@ def measure(
     stamps: list[float] = []  # ta, tb, tc per batch: before next(), after next(), after step
     sizes: list[int] = []
     add_stamps, add_size = stamps.extend, sizes.append
+    if memory is not None and warm_batches:
+        memory.poll()  # workers are up by now: a run shorter than one poll still counts them
+    if before_timing is not None:
+        before_timing()
     samples = 0
+    pauses: list[tuple[float, float]] = []  # (when, seconds) of the harness's own work
+    paused = 0.0
     t0 = clock()
     next_poll = t0 + poll_interval_s
     limit = math.inf if max_batches is None else max_batches
@@ -377,12 +230,16 @@ def measure(
         add_size(n)
         samples += n
         n_batches += 1
-        if tc >= next_poll:
-            if memory is not None:
-                memory.poll()
-            if live is not None and tc > t0:
-                live.update(label, tc - t0, samples / (tc - t0))
-            next_poll = clock() + poll_interval_s
+        if tc >= next_poll:  # the harness's own work: timed, then left out of every figure
+            poll_cost = memory.poll() if memory is not None else 0.0
+            timed_s = tc - t0 - paused
+            if live is not None and timed_s > 0:
+                live.update(label, timed_s, samples / timed_s)
+            t_after = clock()
+            pauses.append((tc, t_after - tc))
+            paused += t_after - tc
+            # A PSS reading of a process tree costs milliseconds: poll at most 5% of the time.
+            next_poll = t_after + max(poll_interval_s, 20 * poll_cost)
         if n_batches >= limit:
             break
         ta = clock()
@@ -398,18 +255,24 @@ def measure(
             f"lower warmup (now {warmup}) or give it more data"
         )
     ta_tb_tc = np.asarray(stamps).reshape(-1, 3)
+    start_s = ta_tb_tc[:, 0] - t0
+    if pauses:  # shift each batch's start back by the harness time spent before it
+        when = np.asarray([w for w, _ in pauses]) - t0
+        before = np.concatenate([[0.0], np.cumsum([d for _, d in pauses])])
+        start_s = start_s - before[np.searchsorted(when, start_s, side="right")]
     result = Measurement(
         label=label,
         samples=samples,
         batches=len(sizes),
-        elapsed_s=t_end - t0,
+        elapsed_s=t_end - t0 - paused,
         wait_s=ta_tb_tc[:, 1] - ta_tb_tc[:, 0],
         step_s=ta_tb_tc[:, 2] - ta_tb_tc[:, 1],
-        start_s=ta_tb_tc[:, 0] - t0,
+        start_s=start_s,
         batch_sizes=np.asarray(sizes),
         warmup_batches=warm_batches,
         warmup_samples=warm_samples,
         warmup_s=t0 - t_begin,
+        paused_s=paused,
     )
     if memory is not None:
         result.start_anon_mb = memory.start_anon_mb
@@ -418,6 +281,20 @@ def measure(
     if live is not None and result.elapsed_s > 0:
         live.update(label, result.elapsed_s, result.samples_per_s)
     return result
+
+
+def steady_state_warmup(queue_batches: int, *, extra: int = 1) -> int:
+    """Warm-up batches that drain a prefetch queue of ``queue_batches`` batches.
+
+    A loader with a queue (``DataLoader``: ``num_workers * prefetch_factor``; Keras
+    ``PyDataset``: ``max_queue_size``; ``tf.data``: the ``prefetch`` buffer) fills it
+    while the first batch is being made. Those batches arrive at once when the clock is
+    running, and would count work done before it started. Skipping the queue depth plus
+    ``extra`` batches measures the rate at which new batches are made: the steady state.
+    """
+    if queue_batches < 0 or extra < 0:
+        raise ValueError(f"queue_batches and extra must be >= 0, got {queue_batches}, {extra}")
+    return queue_batches + extra
 
 
 def time_call(fn: Callable[[], Any], *, repeat: int = 5, min_time_s: float = 0.02) -> float:

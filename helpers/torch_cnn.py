@@ -8,7 +8,7 @@ the same way as a bare loader.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,6 +135,7 @@ def train(
     warmup: int = 1,
     live: Any = None,
     progress: bool | None = None,
+    before_timing: Callable[[], Any] | None = None,
 ) -> TrainResult:
     """Train ``model`` with Adam and cross-entropy on ``(x, y)`` batches; time each step.
 
@@ -147,6 +148,8 @@ def train(
     ``Tensor.to``), forward, backward and the optimiser. ``live`` (a
     :class:`helpers.plots.LivePlot`) gets samples/s, and loss if it has a ``"loss"``
     panel. ``progress`` shows a tqdm bar (default: when there is no live plot).
+    ``before_timing`` is passed to :func:`helpers.timing.measure`: called once, after
+    the warm-up steps, right before the clock starts.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
@@ -208,6 +211,7 @@ def train(
             warmup=warmup,
             max_batches=max_steps,
             live=live,
+            before_timing=before_timing,
         )
     finally:
         if bar is not None:

@@ -1,122 +1,21 @@
-"""What moving data costs: memory a conversion holds, its peak, and host-to-device copies.
+"""Host-to-device copies: pageable vs pinned memory, blocking or not, on a CUDA GPU.
 
-:func:`memory_cost` runs a function once and reports how much anonymous memory its
-result keeps alive and how high resident memory rose *during* the call (temporaries
-included). :func:`children_private_mb` reads the private (unshared) memory of worker
-processes, which is where copy-on-read growth shows. :func:`host_to_device_copy_times`
-times pageable vs pinned host-to-device copies on a CUDA GPU; run it from a script on a
-GPU machine with ``python -m helpers.transfer``.
-
-Memory readings are Linux-first (``/proc``). The peak uses the kernel's high-water
-mark (``VmHWM``), reset before the call through ``/proc/self/clear_refs``; where that
-is not possible the peak is ``nan``. Allocations of a few MB or less may be served from
-memory the allocator already holds and then show up as 0 MB: measure arrays of tens of
-MB. This module imports PyTorch only inside :func:`host_to_device_copy_times`.
+:func:`host_to_device_copy_times` times them with the GPU synchronised around each
+copy; run it from a script on a GPU machine with ``python -m helpers.transfer``, or run
+the whole GPU check, ``make gpu-check``. What a conversion costs in memory is
+:func:`helpers.memory.memory_cost`. This module imports PyTorch only inside its
+functions.
 """
 
 from __future__ import annotations
 
-import gc
 import math
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-from .timing import memory_mb
 
 _MB = 1024 * 1024
-
-
-# --------------------------------------------------------------------------- memory
-def _status_mb(field_name: str) -> float:
-    """A ``kB`` line of ``/proc/self/status`` in MB, or ``nan`` where there is none."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field_name + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return math.nan
-
-
-def _reset_peak_rss() -> bool:
-    """Reset this process's resident high-water mark to its current RSS (Linux >= 4.0)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        return False
-    return True
-
-
-def _minor_faults() -> int:
-    """Minor page faults of this process so far, or -1 where they are not counted."""
-    try:
-        import resource
-    except ImportError:  # Windows
-        return -1
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-
-
-@dataclass
-class MemoryCost:
-    """What one call of a function cost in memory, in MB (1 MB = 2**20 bytes).
-
-    ``held_mb``: anonymous resident memory still allocated after the call, while
-    ``result`` is alive (0 for a zero-copy view, the array's size for a copy).
-    ``peak_mb``: the highest resident memory during the call, above where it started
-    (at least ``held_mb``; more when the call made temporaries). ``nan`` if unknown.
-    ``page_faults``: minor page faults during the call: each is the kernel handing the
-    process one fresh page (4 KiB, or 2 MiB for a transparent huge page) on first
-    touch. ``-1`` where the platform does not count them.
-    """
-
-    result: Any
-    held_mb: float
-    peak_mb: float
-    page_faults: int = -1
-
-
-def memory_cost(fn: Callable[[], Any]) -> MemoryCost:
-    """Call ``fn()`` once; return its result with the memory it held and its peak.
-
-    The result is kept in the returned :class:`MemoryCost`, so the memory it holds is
-    still counted when ``held_mb`` is read. Measures this process only (not workers).
-    """
-    gc.collect()
-    start_anon, _ = memory_mb(include_children=False)
-    start_rss = _status_mb("VmRSS")
-    can_peak = _reset_peak_rss() and not math.isnan(start_rss)
-    start_faults = _minor_faults()
-    result = fn()
-    faults = _minor_faults() - start_faults if start_faults >= 0 else -1
-    peak_rss = _status_mb("VmHWM") if can_peak else math.nan
-    end_anon, _ = memory_mb(include_children=False)
-    held = max(0.0, end_anon - start_anon)
-    peak = max(held, peak_rss - start_rss) if can_peak else math.nan
-    return MemoryCost(result, held, peak, faults)
-
-
-def children_private_mb() -> list[float]:
-    """Private memory (USS: pages no other process shares) of each child process, in MB.
-
-    A forked worker starts sharing every page with its parent; its private memory grows
-    only as it writes to pages (copy-on-write), including the reference-count writes
-    that merely *reading* Python objects causes. Order: psutil's child order.
-    """
-    import psutil
-
-    sizes = []
-    for child in psutil.Process().children(recursive=True):
-        try:
-            sizes.append(child.memory_full_info().uss / _MB)
-        except (OSError, psutil.Error):  # a worker exited between listing and reading
-            continue
-    return sizes
 
 
 # --------------------------------------------------------------------------- GPU copies

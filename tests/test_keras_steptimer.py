@@ -36,3 +36,25 @@ def test_without_warmup_the_first_step_counts(monkeypatch, clock):
     timer = keras_cnn.StepTimer("run", sink, batch_size=10)
     run_steps(timer, [4.0, 1.0], monkeypatch, clock)
     assert [y for _, _, y in sink.points] == [pytest.approx(2.5), pytest.approx(4.0)]
+
+
+class CostlySink(Sink):
+    """A live plot whose every update takes 2 s of (fake) time, like a slow draw."""
+
+    def __init__(self, clock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def update(self, label: str, x: float, y: float) -> None:
+        super().update(label, x, y)
+        self.clock.advance(2.0)
+
+
+def test_drawing_time_is_left_out_of_the_rate(monkeypatch, clock):
+    sink = CostlySink(clock)
+    timer = keras_cnn.StepTimer("run", sink, batch_size=64, warmup_steps=1)
+    run_steps(timer, [10.0, 0.5, 0.5, 0.5], monkeypatch, clock)
+    # Three measured steps of 0.5 s: 128 samples/s, however long each draw took.
+    assert [round(x, 6) for _, x, _ in sink.points] == [0.5, 1.0, 1.5]
+    assert all(y == pytest.approx(128.0) for _, _, y in sink.points)
+    assert timer.paused_s == pytest.approx(6.0)

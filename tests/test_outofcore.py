@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from helpers import outofcore  # noqa: E402
+from helpers import memory, outofcore  # noqa: E402
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
 
@@ -31,7 +31,7 @@ def _on_tmpfs(path) -> bool:
 @linux_only
 def test_sampler_sees_a_peak_inside_one_numpy_call():
     mb = 200
-    with outofcore.MemorySampler(interval_s=0.002, include_children=False) as mem:
+    with memory.MemorySampler(interval_s=0.002, include_children=False) as mem:
         mem.mark("fill")
         # One call that allocates, fills (releasing the GIL) and then frees 200 MB:
         # the peak exists only while the call runs.
@@ -49,8 +49,8 @@ def test_sampler_sees_a_peak_inside_one_numpy_call():
 
 def test_sampler_marks_and_errors():
     with pytest.raises(ValueError, match="interval_s must be > 0"):
-        outofcore.MemorySampler(interval_s=0)
-    mem = outofcore.MemorySampler(interval_s=0.01, include_children=False)
+        memory.MemorySampler(interval_s=0)
+    mem = memory.MemorySampler(interval_s=0.01, include_children=False)
     with mem:
         mem.mark("a")
         time.sleep(0.03)
@@ -108,7 +108,7 @@ def test_cached_fraction_edge_cases(tmp_path):
 
 
 def test_plots():
-    with outofcore.MemorySampler(interval_s=0.005, include_children=False) as mem:
+    with memory.MemorySampler(interval_s=0.005, include_children=False) as mem:
         mem.mark("phase")
         time.sleep(0.02)
     fig = outofcore.plot_memory_trace(mem, title="t")
@@ -119,7 +119,7 @@ def test_plots():
         == expected_lines
     )
     with pytest.raises(ValueError, match="no samples"):
-        outofcore.plot_memory_trace(outofcore.MemorySampler())
+        outofcore.plot_memory_trace(memory.MemorySampler())
     orders = {"seq": np.arange(100), "shuffled": np.random.default_rng(0).permutation(100)}
     fig = outofcore.plot_orders(orders, chunk_samples=25)
     assert len(fig.axes) == 2

@@ -32,8 +32,9 @@ def test_torch_loaders_exactly_once_in_order(tmp_path, n, batch_size):
     np.save(y_path, y)
     order = np.random.default_rng(1).permutation(n)
     work = CountingWork()
-    loaders = showdown.torch_loaders(X, y, order, batch_size, work, x_path=x_path,
-                                     y_path=y_path, num_workers=2)
+    loaders = showdown.torch_loaders(
+        X, y, order, batch_size, work, x_path=x_path, y_path=y_path, num_workers=2
+    )
     assert len(loaders) == 7
     for name, make in loaders.items():
         ids, labels = [], []
@@ -88,5 +89,24 @@ def test_best_and_markdown_table():
         showdown.best(rows, "Keras", "x")
     table = showdown.markdown_table(rows).splitlines()
     assert len(table) == 5
-    assert "| PyTorch | s | fast | 99 | 1% |" in table[3]
+    assert "| PyTorch | s | fast | 99 | 1% | +100 |" in table[3]
     assert "20% (est.)" in table[4]
+
+
+def test_repeats_become_medians_ranges_and_verdicts():
+    def row(technique, rate):
+        return showdown.Row("PyTorch", "s", technique, rate, 0.1, 5.0, 1.0, 0.5)
+
+    merged = showdown._median_row([row("a", 10.0), row("a", 30.0), row("a", 12.0)])
+    assert merged.samples_per_s == 12.0 and merged.samples_per_s_runs == [10.0, 30.0, 12.0]
+    assert merged.samples_per_s_range == (10.0, 30.0) and merged.repeats == 3
+    other = showdown._median_row([row("b", 40.0), row("b", 42.0), row("b", 41.0)])
+    c = showdown.comparison([merged, other], "PyTorch", "s")
+    assert c.verdict("a", "b") == "b is 3.4x faster than a (range 1.3-4.2x)"
+    slower = showdown._median_row([row("c", 25.0), row("c", 27.0)])
+    assert (
+        showdown.comparison([merged, slower], "PyTorch", "s")
+        .verdict("a", "c")
+        .endswith("tie: their ranges overlap")
+    )
+    assert "| 12 (10-30) |" in showdown.markdown_table([merged])
