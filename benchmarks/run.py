@@ -141,6 +141,49 @@ def harness_overhead(quick: bool) -> list[Row]:
 
 
 @benchmark
+def worker_memory(quick: bool) -> list[Row]:
+    """A 300 MB tensor read by 2 forked DataLoader workers: the process tree's anonymous
+    memory read two ways at the same moment. Adding up each process's resident memory
+    (the figure the harness printed before) counts the shared pages once per worker;
+    the proportional set size (PSS, what it prints now) counts them once."""
+    import os
+
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from helpers import memory
+
+    if not memory.ON_LINUX_PROC:
+        return [Row("worker memory", float("nan"), "MB", "reported", None, "needs /proc")]
+    X = torch.randn(300 * 2**20 // 4 // 128, 1, 128)
+    dataset = TensorDataset(X, torch.zeros(len(X), dtype=torch.long))
+    alone = memory.memory_mb()[0]
+    loader = DataLoader(dataset, batch_size=256, num_workers=2, persistent_workers=True)
+    it = iter(loader)
+    for _ in range(50):
+        next(it)
+    pids = [os.getpid(), *memory.child_pids()]
+    rss_sum = sum(memory._status_mb(pid)[0] for pid in pids)
+    pss_sum = memory.memory_mb()[0]
+    own = memory.worker_private_mb()
+    del it, loader
+    detail = f"parent alone {alone:,.0f} MB; {len(pids) - 1} workers"
+    return [
+        Row(
+            "worker memory, RSS added up per process (old)", rss_sum, "MB", "reported", None, detail
+        ),
+        Row(
+            "worker memory, PSS of the process tree (now)",
+            pss_sum,
+            "MB",
+            "reported",
+            None,
+            detail + f", their own pages (USS): {', '.join(f'{u:.0f}' for u in own)} MB",
+        ),
+    ]
+
+
+@benchmark
 def liveplot_overhead(quick: bool) -> list[Row]:
     """A CNN training run with and without a LivePlot rendering as it would in Jupyter.
 
