@@ -12,6 +12,8 @@ Modules
 -------
 data       synthetic 1D signals, per-sample work, .npy files, image folders, real datasets
 timing     one harness that measures any iterable of batches: samples/s, wait, memory
+memory     what a process tree holds (PSS: shared pages once), anonymous vs file-backed
+compare    interleaved repeats, median and range, verdicts that read a tie as a tie
 plots      house style, LivePlot, comparison bars, wait-vs-compute timelines
 machine    a one-line description of the machine, printed next to every result
 check_env  the environment check workshop attendees run before the day
@@ -22,7 +24,7 @@ keras_cnn  the same 1D CNN in Keras and a callback that records the same
 import importlib
 from types import ModuleType
 
-__all__ = ["data", "timing", "plots", "machine", "check_env"]
+__all__ = ["data", "timing", "memory", "compare", "plots", "machine", "check_env"]
 
 
 def __getattr__(name: str) -> ModuleType:

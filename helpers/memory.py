@@ -332,13 +332,9 @@ class MemorySampler:
 def _vm_status_mb(field_name: str) -> float:
     """A ``kB`` line of ``/proc/self/status`` in MB, or ``nan`` where there is none."""
     try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field_name + ":"):
-                    return int(line.split()[1]) / _KB_PER_MB
+        return _read_kb_fields("/proc/self/status", (field_name,))[field_name]
     except OSError:
-        pass
-    return math.nan
+        return math.nan
 
 
 def _reset_peak_rss() -> bool:

@@ -189,6 +189,12 @@ def torch_loaders(
     return loaders
 
 
+def _queue_depth(loader: Any) -> int:
+    """Batches a ``DataLoader``'s workers make ahead: ``num_workers * prefetch_factor``."""
+    workers = getattr(loader, "num_workers", 0) or 0
+    return workers * (getattr(loader, "prefetch_factor", None) or 2) if workers else 0
+
+
 def run_torch(
     loaders: dict[str, Callable[[], Iterable[Any]]],
     *,
@@ -201,7 +207,9 @@ def run_torch(
 ) -> tuple[list[Row], dict[str, np.ndarray]]:
     """Train a fresh CNN (same seed) with each loader, ``repeats`` times interleaved
     (A B C, A B C, ...); one row per loader (medians and every run's samples/s) and
-    the loss curve of each loader's first run. Memory is what each run added."""
+    the loss curve of each loader's first run. Memory is what each run added. Worker
+    loaders are timed in the steady state: their warm-up drains the prefetch queue."""
+    from .timing import steady_state_warmup
     from .torch_cnn import build_cnn, train
 
     if repeats < 1:
@@ -210,16 +218,18 @@ def run_torch(
     curves = {}
     for _ in range(repeats):
         for technique, make in loaders.items():
+            first = make()
 
-            def epochs_of(make=make):
-                for _ in range(epochs):
+            def epochs_of(first=first, make=make):
+                yield from first
+                for _ in range(epochs - 1):
                     yield from make()
 
             run = train(
                 build_cnn(num_classes, seed=seed),
                 epochs_of(),
                 label=technique,
-                warmup=3,
+                warmup=max(3, steady_state_warmup(_queue_depth(first))),
                 live=live,
                 progress=False,
             )

@@ -110,3 +110,12 @@ def test_repeats_become_medians_ranges_and_verdicts():
         .endswith("tie: their ranges overlap")
     )
     assert "| 12 (10-30) |" in showdown.markdown_table([merged])
+
+
+def test_worker_loaders_warm_up_past_their_prefetch_queue():
+    from torch.utils.data import DataLoader
+
+    assert showdown._queue_depth([1, 2]) == 0  # a list has no workers
+    assert showdown._queue_depth(DataLoader(range(8))) == 0
+    assert showdown._queue_depth(DataLoader(range(8), num_workers=2)) == 4
+    assert showdown._queue_depth(DataLoader(range(8), num_workers=2, prefetch_factor=5)) == 10
