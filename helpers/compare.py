@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 
 def times(ratio: float, more: str = "faster", less: str = "slower") -> str:
     """``4.2`` -> ``"4.2x faster"``, ``0.5`` -> ``"2.0x slower"`` (ratio = new / old,
-    higher is better). Ratios of 10 or more lose their decimal: ``"54x faster"``."""
+    higher is better). Ratios of 10 or more lose their decimal (``"54x faster"``);
+    ratios under 1.1 keep two (``"1.05x faster"``)."""
     if not ratio > 0 or math.isinf(ratio):
         raise ValueError(f"ratio must be a positive finite number, got {ratio}")
     word, r = (more, ratio) if ratio >= 1 else (less, 1 / ratio)
@@ -34,7 +35,10 @@ def times(ratio: float, more: str = "faster", less: str = "slower") -> str:
 
 
 def _fmt_ratio(r: float) -> str:
-    return f"{r:.0f}" if r >= 10 else f"{r:.1f}"
+    """54, 4.2, 1.05: close to 1, two decimals, so a real 5% gain does not read "1.0x"."""
+    if r >= 10:
+        return f"{r:.0f}"
+    return f"{r:.2f}" if r < 1.1 else f"{r:.1f}"
 
 
 @dataclass
@@ -121,15 +125,12 @@ class Comparison:
         if self.overlap(a, b):
             return f"{a} and {b} tie: their ranges overlap"
         mid, lo, hi = self.ratio(a, b)
-        if mid >= 1:
-            return (
-                f"{b} is {_fmt_ratio(mid)}x {self.more} than {a} "
-                f"(range {_fmt_ratio(lo)}-{_fmt_ratio(hi)}x)"
-            )
-        return (
-            f"{b} is {_fmt_ratio(1 / mid)}x {self.less} than {a} "
-            f"(range {_fmt_ratio(1 / hi)}-{_fmt_ratio(1 / lo)}x)"
+        word, mid, lo, hi = (
+            (self.more, mid, lo, hi) if mid >= 1 else (self.less, 1 / mid, 1 / hi, 1 / lo)
         )
+        decimals = 2 if mid < 1.1 else (0 if mid >= 10 else 1)  # one precision for all three
+        f = f"{{:.{decimals}f}}".format
+        return f"{b} is {f(mid)}x {word} than {a} (range {f(lo)}-{f(hi)}x)"
 
     def better(self, a: str, b: str) -> bool:
         """True when ``b`` beats ``a`` beyond the noise (ranges apart, ``b`` ahead)."""

@@ -216,20 +216,21 @@ def run_torch(
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     runs: dict[str, list[Row]] = {technique: [] for technique in loaders}
     curves = {}
+    # One warm-up for all, long enough to drain the deepest worker queue: every loader is
+    # then timed in the steady state, over the same steps (so the loss curves compare).
+    warmup = max(3, *(steady_state_warmup(_queue_depth(make())) for make in loaders.values()))
     for _ in range(repeats):
         for technique, make in loaders.items():
-            first = make()
 
-            def epochs_of(first=first, make=make):
-                yield from first
-                for _ in range(epochs - 1):
+            def epochs_of(make=make):
+                for _ in range(epochs):
                     yield from make()
 
             run = train(
                 build_cnn(num_classes, seed=seed),
                 epochs_of(),
                 label=technique,
-                warmup=max(3, steady_state_warmup(_queue_depth(first))),
+                warmup=warmup,
                 live=live,
                 progress=False,
             )

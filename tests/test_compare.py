@@ -88,7 +88,14 @@ def test_bad_input_is_named():
 
 @pytest.mark.parametrize(
     ("ratio", "text"),
-    [(4.21, "4.2x faster"), (0.5, "2.0x slower"), (54.3, "54x faster"), (1.0, "1.0x faster")],
+    [
+        (4.21, "4.2x faster"),
+        (0.5, "2.0x slower"),
+        (54.3, "54x faster"),
+        (1.0, "1.00x faster"),
+        (1.047, "1.05x faster"),
+        (1 / 1.06, "1.06x slower"),
+    ],
 )
 def test_times_formatter(ratio, text):
     assert compare.times(ratio) == text
@@ -98,3 +105,10 @@ def test_times_formatter_words_and_errors():
     assert compare.times(0.25, more="less memory", less="more memory") == "4.0x more memory"
     with pytest.raises(ValueError, match="positive finite"):
         compare.times(0)
+
+
+def test_a_small_real_gain_does_not_read_as_one():
+    c = rates(per_sample=[17116, 17440, 17494], whole_batch=[18141, 18260, 19361])
+    assert c.verdict("per_sample", "whole_batch") == (
+        "whole_batch is 1.05x faster than per_sample (range 1.04-1.13x)"
+    )

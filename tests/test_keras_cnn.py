@@ -35,7 +35,7 @@ def test_data_wait_estimate_arithmetic():
     assert control.samples_per_s == pytest.approx(64.0)
     run = keras_cnn.KerasRun("x", 4, 1.0, np.array([1.0, 3.0]), np.array([0.5, 0.4]), control)
     assert run.data_wait_share == pytest.approx(1 - 1.0 / 2.0)  # mean step 2 s, control 1 s
-    assert "noise floor ±2%" in run.summary()
+    assert "noise floor ±2.0%" in run.summary()
     faster = keras_cnn.KerasRun("x", 4, 1.0, np.array([0.9, 0.9]), np.ones(2), control)
     assert faster.data_wait_share == 0.0  # faster than the control: no wait, not negative
     assert np.isnan(keras_cnn.KerasRun("x", 4, 1.0, np.ones(2), np.ones(2), None).data_wait_share)
