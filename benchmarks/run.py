@@ -294,15 +294,17 @@ def showdown(quick: bool) -> list[Row]:
     for framework in ("PyTorch", "Keras"):
         b = sd.best(rows, framework, cheap)
         c = sd.comparison(rows, framework, cheap)
-        est = " (estimate)" if b.wait_is_estimate else ""
+        est = f" (estimate, noise floor ±{b.wait_noise:.1%})" if b.wait_is_estimate else ""
+        verdict = b.meets_wait_target(0.05)  # None: the estimate's noise straddles 5%
+        cannot = "; cannot judge: the noise floor straddles 5%" if verdict is None else ""
         out.append(
             Row(
                 f"{framework} best cheap loader: data wait",
                 b.data_wait_share * 100,
                 "%",
                 "< 5 %",
-                b.data_wait_share < 0.05,
-                f"{b.technique}, {c.describe(b.technique)}{est}; {c.leader_sentence()}",
+                verdict,
+                f"{b.technique}, {c.describe(b.technique)}{est}; {c.leader_sentence()}{cannot}",
             )
         )
     return out
@@ -360,7 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     width = max(len(r.benchmark) for r in rows)
     print()
     for r in rows:
-        verdict = {True: "ok", False: "MISSED", None: ""}[r.passed]
+        verdict = {True: "ok", False: "MISSED", None: "?" if r.target != "reported" else ""}[
+            r.passed
+        ]
         print(
             f"{r.benchmark:<{width}}  {r.value:10.3f} {r.unit:<10} {r.target:<10} {verdict:<6}"
             f"  {r.detail}"

@@ -151,7 +151,9 @@ class Comparison:
         top = self.best()
         if len(top) == 1:
             return f"Best: {top[0]}, {self.describe(top[0])}"
-        return f"Tied for best (ranges overlap): {', '.join(top)}"
+        if len(top) == len(self.values):
+            return f"No winner: the ranges of all {len(top)} overlap"
+        return f"Tied for best (ranges overlap): {'; '.join(top)}"
 
     def table(self) -> str:
         """One line per technique, best first: median, range and runs."""

@@ -147,9 +147,9 @@ class StepTimer(keras.callbacks.Callback):
 class ZeroWaitControl:
     """The zero-wait control: what a training step costs when fetching data costs nothing.
 
-    ``step_s``: mean seconds per step of the control's reference run.
-    ``own_wait_share``: the estimate applied to further control runs,
-    ``1 - step_s / (their mean step)``, signed, the one furthest from zero. Their true
+    ``step_s``: the median over the control runs of their mean seconds per step.
+    ``own_wait_share``: the estimate applied to each control run,
+    ``1 - step_s / (its mean step)``, signed, the one furthest from zero. Their true
     wait is zero, so this is the estimate's noise on this machine, now: an estimate
     within ``abs(own_wait_share)`` of zero means no measurable wait.
     """
@@ -166,7 +166,7 @@ class ZeroWaitControl:
     def summary(self) -> str:
         return (
             f"zero-wait control: {self.step_s * 1e3:.2f} ms per step "
-            f"({self.samples_per_s:,.0f} samples/s); run again, it differs by up to "
+            f"({self.samples_per_s:,.0f} samples/s, median of its runs); its runs differ by up to "
             f"{self.own_wait_share:+.1%}: the wait estimate's noise floor is "
             f"±{abs(self.own_wait_share):.1%}"
         )
@@ -192,20 +192,22 @@ def zero_wait_control(
     batch_size: int,
     *,
     steps: int = 40,
-    checks: int = 3,
+    runs: int = 4,
 ) -> ZeroWaitControl:
     """Measure the zero-wait control for ``model`` on batches of ``batch_size`` from ``X``.
 
     Trains a *copy* of ``model`` (same architecture, compile settings and weights; the
     model itself is left untouched) on ``steps`` batches from a ``tf.data`` pipeline
     that is cached in memory, filled before the clock starts, and prefetched: fetching
-    a batch costs nothing measurable. It runs a warm-up run (tracing, first-touch
-    costs), the reference, and ``checks`` more runs whose largest difference from the
-    reference is the estimate's noise floor; the first 5 steps of each are left out.
-    See :class:`ZeroWaitControl`.
+    a batch costs nothing measurable. After a warm-up run (tracing, first-touch costs)
+    it runs ``runs`` times: the reference step is their median, and their largest
+    difference from it is the estimate's noise floor; the first 5 steps of each are
+    left out. See :class:`ZeroWaitControl`.
     """
     if steps < 10:
         raise ValueError(f"steps must be >= 10 (5 are warm-up), got {steps}")
+    if runs < 2:
+        raise ValueError(f"runs must be >= 2 (their spread is the noise floor), got {runs}")
     if batch_size < 1 or len(X) < batch_size:
         raise ValueError(f"need 1 <= batch_size <= len(X), got {batch_size} and {len(X)}")
     twin = keras.models.clone_model(model)
@@ -217,9 +219,9 @@ def zero_wait_control(
         pass
     ds = cached.repeat().take(steps).prefetch(tf.data.AUTOTUNE)
     _mean_step_s(twin, ds, skip=5)  # warm-up: the first run is slower, whatever its data
-    reference = _mean_step_s(twin, ds, skip=5)
-    checks = [1.0 - reference / _mean_step_s(twin, ds, skip=5) for _ in range(checks)]
-    return ZeroWaitControl(reference, max(checks, key=abs), batch_size)
+    runs = [_mean_step_s(twin, ds, skip=5) for _ in range(runs)]
+    reference = float(np.median(runs))
+    return ZeroWaitControl(reference, max((1.0 - reference / r for r in runs), key=abs), batch_size)
 
 
 @dataclass
@@ -247,14 +249,23 @@ class KerasRun:
             return float("nan")
         return estimated_wait_share(float(self.step_s.mean()), self.control.step_s)
 
+    @property
+    def wait_within_noise(self) -> bool:
+        """True when the estimate is no further from zero than the control's own noise:
+        the data wait is then too small for this estimate to see."""
+        return self.control is not None and self.data_wait_share <= abs(self.control.own_wait_share)
+
     def summary(self) -> str:
         share = self.data_wait_share
-        wait = (
-            ""
-            if np.isnan(share)
-            else f", data wait ~{share:.0%} of each step (estimate; noise floor "
-            f"±{abs(self.control.own_wait_share):.1%}, from the zero-wait control)"
-        )
+        if np.isnan(share):
+            wait = ""
+        else:
+            floor = abs(self.control.own_wait_share)
+            shown = "within the noise" if self.wait_within_noise else f"~{share:.0%}"
+            wait = (
+                f", data wait {shown} of each step (estimate; noise floor ±{floor:.1%}, "
+                "from the zero-wait control)"
+            )
         return (
             f"{self.label or 'fit'}: {self.samples_per_s:,.0f} samples/s{wait}, "
             f"final loss {np.nanmean(self.losses[-max(1, len(self.losses) // 10) :]):.3f}"

@@ -47,6 +47,29 @@ class Row:
     accuracy: float
     wait_is_estimate: bool = False
     samples_per_s_runs: list[float] = field(default_factory=list)
+    wait_noise: float = 0.0  # estimates only: the estimate's noise floor (share of a step)
+
+    @property
+    def wait_within_noise(self) -> bool:
+        """An estimate no larger than its noise floor: too small to see."""
+        return self.wait_is_estimate and self.data_wait_share <= self.wait_noise
+
+    def wait_text(self, fmt: str = "{:.0%}") -> str:
+        """The data wait as a table shows it: ``3%``, ``9% (est.)``, ``≤ noise (est.)``."""
+        if self.wait_within_noise:
+            return f"≤ noise ±{fmt.format(self.wait_noise)} (est.)"
+        return fmt.format(self.data_wait_share) + (" (est.)" if self.wait_is_estimate else "")
+
+    def meets_wait_target(self, target: float) -> bool | None:
+        """True / False when the data wait is clearly under / over ``target``; None when
+        an estimate's noise floor straddles it (it cannot tell)."""
+        low = self.data_wait_share - self.wait_noise
+        high = self.data_wait_share + self.wait_noise
+        if high < target:
+            return True
+        if low >= target:
+            return False
+        return None
 
     @property
     def repeats(self) -> int:
@@ -75,6 +98,7 @@ def _median_row(runs: list[Row]) -> Row:
         statistics.median(r.accuracy for r in runs),
         first.wait_is_estimate,
         [r.samples_per_s for r in runs],
+        first.wait_noise,
     )
 
 
@@ -409,6 +433,7 @@ def run_keras(
                     float(np.nanmean(run.losses[-k:])),
                     accuracy,
                     wait_is_estimate=True,
+                    wait_noise=abs(control.own_wait_share),
                 )
             )
     return [_median_row(r) for r in runs.values()]
@@ -482,7 +507,7 @@ def markdown_table(rows: list[Row]) -> str:
         "|---|---|---|---:|---:|---:|---:|",
     ]
     for r in rows:
-        wait = f"{r.data_wait_share:.0%}" + (" (est.)" if r.wait_is_estimate else "")
+        wait = r.wait_text()
         lo, hi = r.samples_per_s_range
         spread = f" ({lo:,.0f}-{hi:,.0f})" if r.repeats > 1 else ""
         lines.append(

@@ -119,3 +119,18 @@ def test_worker_loaders_warm_up_past_their_prefetch_queue():
     assert showdown._queue_depth(DataLoader(range(8))) == 0
     assert showdown._queue_depth(DataLoader(range(8), num_workers=2)) == 4
     assert showdown._queue_depth(DataLoader(range(8), num_workers=2, prefetch_factor=5)) == 10
+
+
+def test_estimates_inside_their_noise_floor_say_so():
+    def keras_row(share, noise):
+        return showdown.Row(
+            "Keras", "s", "k", 50.0, share, 1.0, 1.0, float("nan"), True, [49.0, 51.0], noise
+        )
+
+    quiet = keras_row(0.03, 0.07)
+    assert quiet.wait_within_noise and quiet.wait_text() == "≤ noise ±7% (est.)"
+    assert quiet.meets_wait_target(0.05) is None  # 0.03 ± 0.07 straddles 5%: cannot tell
+    assert keras_row(0.20, 0.02).meets_wait_target(0.05) is False
+    assert keras_row(0.01, 0.02).meets_wait_target(0.05) is True
+    torch_row = showdown.Row("PyTorch", "s", "t", 50.0, 0.03, 1.0, 1.0, 0.5)
+    assert torch_row.wait_text() == "3%" and torch_row.meets_wait_target(0.05) is True
