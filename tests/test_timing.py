@@ -90,8 +90,9 @@ def test_live_sink_gets_points(clock):
 
 
 def test_memory_is_tracked_and_sees_an_allocation():
+    hold = []  # kept past the loop, so the final poll sees it however often polls ran
+
     def loader():
-        hold = []
         for _ in range(3):
             hold.append(np.ones(25_000_000 // 8 * 8, dtype=np.uint8))  # 25 MB, touched
             yield hold[-1][:10]
