@@ -74,6 +74,11 @@ class LivePlot:
     Each ``label`` is one line; ``panels`` are stacked axes sharing the x axis
     (seconds since the run started). Pass ``panel=`` to :meth:`update` to address
     one by name or index.
+
+    ``ylims`` fixes the y range of some panels, by name or index, e.g.
+    ``{"data wait %": (0, 100)}`` for a share; the others scale to their data from 0.
+    :meth:`new_run` starts a fresh line for a label that runs again (a repeat), in the
+    same colour and without a second legend entry.
     """
 
     def __init__(
@@ -87,6 +92,7 @@ class LivePlot:
         clock: Callable[[], float] = time.perf_counter,
         show: bool | None = None,
         figsize: tuple[float, float] | None = None,
+        ylims: Mapping[str | int, tuple[float, float]] | None = None,
     ) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -108,7 +114,10 @@ class LivePlot:
             ax.set_ylabel(name)
         self.axes[0].set_title(title)
         self.axes[-1].set_xlabel(xlabel)
-        self._lines: dict[tuple[int, str], tuple[list[float], list[float], object]] = {}
+        self._ylims = {self._panel_index(k): v for k, v in (ylims or {}).items()}
+        # (panel, label, run) -> xs, ys, line; run counts new_run() calls for that label
+        self._lines: dict[tuple[int, str, int], tuple[list[float], list[float], object]] = {}
+        self._runs: dict[str, int] = {}
         self._colors: dict[str, str] = {}  # one colour per label, in every panel
         self._handle = None
         self._next_draw: float | None = None
@@ -130,10 +139,12 @@ class LivePlot:
         """Add point ``(x, y)`` to line ``label`` of ``panel``; redraw if it is time
         (``redraw=False`` only records the point, for callers inside a timed region)."""
         index = self._panel_index(panel)
-        key = (index, label)
+        key = (index, label, self._runs.get(label, 0))
         if key not in self._lines:
             color = self._colors.setdefault(label, PALETTE[len(self._colors) % len(PALETTE)])
-            (line,) = self.axes[index].plot([], [], label=label or None, color=color, lw=1.8)
+            repeat = any(k[:2] == (index, label) for k in self._lines)
+            legend = (f"_{label}" if repeat else label) or None  # "_": not in the legend
+            (line,) = self.axes[index].plot([], [], label=legend, color=color, lw=1.8)
             self._lines[key] = ([], [], line)
         xs, ys, _ = self._lines[key]
         xs.append(x)
@@ -143,6 +154,11 @@ class LivePlot:
             self._next_draw = now + self.min_interval_s  # short run costs only its final draw
         if redraw and now >= self._next_draw:
             self.draw()
+
+    def new_run(self, label: str) -> None:
+        """Later points of ``label`` start a new line in every panel: a repeat of the
+        same run, drawn in the same colour, with one legend entry for all of them."""
+        self._runs[label] = self._runs.get(label, 0) + 1
 
     def panel(self, panel: int | str) -> _PanelView:
         """A view that sends every ``update`` to one panel: pass it as ``live=`` to
@@ -158,7 +174,9 @@ class LivePlot:
         for i, ax in enumerate(self.axes):
             ax.relim()
             ax.autoscale(enable=True)  # set_ylim below switches autoscaling off; undo that
-            if ax.get_yscale() == "linear":  # rates start at 0; a log axis cannot
+            if i in self._ylims:
+                ax.set_ylim(*self._ylims[i])
+            elif ax.get_yscale() == "linear":  # rates start at 0; a log axis cannot
                 ax.set_ylim(bottom=0)
             labels = ax.get_legend_handles_labels()[1]
             if i > 0 and labels == first_labels:  # the same lines as above: one legend will do

@@ -19,6 +19,10 @@ from torch import nn
 
 from .timing import Measurement, measure
 
+#: Name of a :class:`helpers.plots.LivePlot` panel that :func:`train` feeds with the
+#: running data-wait share (percent of the measured steps so far).
+WAIT_PANEL = "data wait %"
+
 
 class SignalCNN(nn.Module):
     """Three Conv1d blocks and a linear classifier for signals ``(batch, channels, length)``.
@@ -122,6 +126,19 @@ def _repeat_epochs(batches: Iterable[Any], epochs: int) -> Iterator[Any]:
             raise ValueError(f"epoch {epoch + 1} yielded no batches:{hint}")
 
 
+def _timed_next(batches: Iterable[Any], waits: list[float]) -> Iterator[Any]:
+    """Yield from ``batches``, appending the seconds each ``next()`` took to ``waits``."""
+    it = iter(batches)
+    while True:
+        t0 = time.perf_counter()
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        waits.append(time.perf_counter() - t0)
+        yield batch
+
+
 def train(
     model: nn.Module,
     batches: Iterable[Any],
@@ -146,8 +163,11 @@ def train(
     but are not timed. The data wait is the time spent in ``next()``; the step
     (compute) includes moving the batch to ``device`` (``non_blocking`` is passed to
     ``Tensor.to``), forward, backward and the optimiser. ``live`` (a
-    :class:`helpers.plots.LivePlot`) gets samples/s, and loss if it has a ``"loss"``
-    panel. ``progress`` shows a tqdm bar (default: when there is no live plot).
+    :class:`helpers.plots.LivePlot`) gets samples/s, loss if it has a ``"loss"``
+    panel, and the data-wait share so far (percent, against seconds of measured wait
+    plus step) if it has a :data:`WAIT_PANEL` (``"data wait %"``) panel; like the
+    loss, it is recorded during the step and drawn between steps, outside the timing.
+    ``progress`` shows a tqdm bar (default: when there is no live plot).
     ``before_timing`` is passed to :func:`helpers.timing.measure`: called once, after
     the warm-up steps, right before the clock starts.
     """
@@ -161,6 +181,9 @@ def train(
     correct: list[float] = []
     steps_done = 0
     live_loss = live is not None and "loss" in getattr(live, "panels", ())
+    live_wait = live is not None and WAIT_PANEL in getattr(live, "panels", ())
+    waits: list[float] = []  # each next() as timed by _timed_next (only with live_wait)
+    wait_total = step_total = 0.0  # seconds over measured steps, for the live share
     if progress is None:
         progress = live is None
     total = None
@@ -179,7 +202,8 @@ def train(
     first_step_at: float | None = None  # x of the loss curve: seconds since then
 
     def step(batch: Any) -> None:
-        nonlocal steps_done, first_step_at
+        nonlocal steps_done, first_step_at, wait_total, step_total
+        t_in = time.perf_counter()
         x, y = batch[0], batch[1]
         if isinstance(x, np.ndarray):
             x, y = torch.from_numpy(x), torch.from_numpy(np.asarray(y))
@@ -200,12 +224,18 @@ def train(
                 # Record only: drawing here would be timed as compute. measure() redraws
                 # between steps, outside the timed regions.
                 live.update(label, now - first_step_at, losses[-1], panel="loss", redraw=False)
+            if live_wait:
+                wait_total += waits[-1]
+                step_total += time.perf_counter() - t_in
+                share = 100 * wait_total / (wait_total + step_total)
+                live.update(label, wait_total + step_total, share, panel=WAIT_PANEL, redraw=False)
         if bar is not None:
             bar.update(1)
 
     try:
+        repeated = _repeat_epochs(batches, epochs)
         measurement = measure(
-            _repeat_epochs(batches, epochs),
+            _timed_next(repeated, waits) if live_wait else repeated,
             step,
             label=label,
             warmup=warmup,
