@@ -307,6 +307,69 @@ def wait_compute_timeline(
     return fig
 
 
+def producer_consumer_timeline(
+    runs: Sequence[tuple[Measurement, np.ndarray]],
+    *,
+    max_batches: int = 15,
+    title: str = "Producer and consumer",
+    ax=None,
+) -> Figure:
+    """Two lanes per run, on one clock: above, when the producer made each element
+    (green); below, the consumer's steps, orange while waiting for data, blue while
+    computing (as in :func:`wait_compute_timeline`).
+
+    ``runs``: ``(measurement, produced)`` pairs. ``produced`` is an array ``(k, 2)`` of
+    start and end times in seconds of each element the producer made, on the
+    measurement's clock: 0 is the start of its first measured step (elements made
+    earlier, during warm-up, start below 0 and are cut at the left edge). The x axis
+    covers the first ``max_batches`` measured steps of the longest run."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    if not runs:
+        raise ValueError("runs is empty: nothing to draw")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.4, 0.55 * 2 * len(runs) + 1.2))
+    else:
+        fig = ax.figure
+    end_ms = 0.0
+    ticks, names = [], []
+    for i, (m, produced) in enumerate(runs):
+        k = min(max_batches, m.batches)
+        start, wait, step = m.start_s[:k] * 1e3, m.wait_s[:k] * 1e3, m.step_s[:k] * 1e3
+        end_ms = max(end_ms, float(start[-1] + wait[-1] + step[-1]))
+        made = np.asarray(produced, dtype=float).reshape(-1, 2) * 1e3
+        lane_p, lane_c = 2 * i, 2 * i + 1
+        ax.broken_barh(
+            [(a, b - a) for a, b in made], (lane_p - 0.35, 0.7), color=PALETTE[2], alpha=0.9
+        )
+        ax.broken_barh(list(zip(start, wait, strict=True)), (lane_c - 0.35, 0.7), color=WAIT_COLOR)
+        ax.broken_barh(
+            list(zip(start + wait, step, strict=True)), (lane_c - 0.35, 0.7), color=COMPUTE_COLOR
+        )
+        if i:
+            ax.axhline(lane_p - 0.5, color="0.6", linewidth=0.8)
+        ticks += [lane_p, lane_c]
+        names += [f"{m.label}: producer", "consumer"]
+    ax.set_yticks(ticks, names)
+    ax.set_ylim(2 * len(runs) - 0.5, -0.5)
+    ax.set_xlim(0, end_ms)
+    ax.set_xlabel(f"milliseconds (first {max_batches} measured steps)")
+    ax.grid(axis="y", visible=False)
+    ax.legend(
+        handles=[
+            Patch(color=PALETTE[2], label="producer making an element"),
+            Patch(color=WAIT_COLOR, label="consumer waiting"),
+            Patch(color=COMPUTE_COLOR, label="consumer computing"),
+        ],
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncols=3,
+    )
+    ax.set_title(title, pad=22)
+    return fig
+
+
 def signal_examples(
     X: np.ndarray, y: np.ndarray, class_names: Sequence[str], *, per_class: int = 1
 ) -> Figure:

@@ -117,3 +117,19 @@ def test_liveplot_panel_view_routes_updates(clock):
     assert list(live.axes[0].get_lines()[0].get_ydata()) == [1.0]
     with pytest.raises(ValueError, match="no panel 'nope'"):
         live.panel("nope")
+
+
+def test_producer_consumer_timeline_draws_two_lanes_per_run(clock):
+    def step(_):
+        clock.advance(0.01)
+
+    m = timing.measure(iter([np.zeros((2, 3))] * 6), step=step, label="demo", clock=clock)
+    produced = np.array([[-0.005, 0.0], [0.001, 0.004], [0.012, 0.015]])  # seconds
+    fig = plots.producer_consumer_timeline([(m, produced), (m, produced[:1])], max_batches=4)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["demo: producer", "consumer", "demo: producer", "consumer"]
+    assert ax.get_xlim()[0] == 0 and ax.get_xlim()[1] > 0
+    with pytest.raises(ValueError, match="nothing to draw"):
+        plots.producer_consumer_timeline([])
+    plt.close("all")
