@@ -7,25 +7,40 @@
   (``posix_fadvise(..., POSIX_FADV_DONTNEED)``, no root needed on Linux), so the next
   read comes from the disk: a *cold* run. :func:`cached_fraction` checks how much of a
   file is in the page cache (``mincore``), so a notebook can show that eviction worked.
+- :func:`stream_chunks` and :func:`streamed_mean_std` stream a ``.npy`` file chunk by
+  chunk; :func:`run_with_data_cap` runs a function in a fresh Python process whose
+  private data is capped (``RLIMIT_DATA``, Linux), to show a file being streamed by a
+  process that could not hold it.
+- The memory-mapped ``Dataset`` classes of notebook 05 live here, at module level, so
+  that ``DataLoader`` workers started by ``spawn`` (macOS, Windows, Linux from Python
+  3.14) can import them: :class:`NaiveMemmapDataset`, :class:`MemmapBatches`,
+  :class:`PerSampleMemmap`, :class:`EagerMemmapBatches`.
 - :func:`plot_memory_trace` and :func:`plot_orders` draw in the house style.
 
-No PyTorch or TensorFlow here. Linux gives every number; on macOS file-backed memory
-and eviction are not available (``nan`` / ``False``), which callers must report.
+Imports PyTorch (the datasets), not TensorFlow. Linux gives every number; on macOS
+file-backed memory and eviction are not available (``nan`` / ``False``), and the data
+cap is not enforced, which callers must report.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import importlib
+import json
 import math
 import os
-from collections.abc import Mapping
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
+from torch.utils.data import Dataset
 
-from .plots import PALETTE
+from . import data
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -33,7 +48,6 @@ if TYPE_CHECKING:
     from .memory import MemorySampler
 
 
-# --------------------------------------------------------------------------- sampler
 # --------------------------------------------------------------------------- page cache
 def evict_from_page_cache(path: str | os.PathLike) -> bool:
     """Ask the kernel to drop ``path``'s pages from the page cache; ``True`` if asked.
@@ -108,6 +122,268 @@ def cached_fraction(path: str | os.PathLike) -> float:
     return float(resident.mean())
 
 
+def warm_page_cache(path: str | os.PathLike, *, block_bytes: int = 8 * 2**20) -> float:
+    """Read ``path`` once, ``block_bytes`` at a time, so its pages are in the page cache.
+
+    Never holds more than one block in memory (any file size works). Returns
+    :func:`cached_fraction` afterwards (0..1; ``nan`` where unknown): the starting state
+    of a *warm* run, to print next to its figures.
+    """
+    if block_bytes < 1:
+        raise ValueError(f"block_bytes must be >= 1, got {block_bytes}")
+    with open(path, "rb", buffering=0) as f:
+        while f.read(block_bytes):
+            pass
+    return cached_fraction(path)
+
+
+# --------------------------------------------------------------------------- streaming
+MB = 2**20
+
+
+def stream_chunks(x_path: str | os.PathLike, chunk_samples: int) -> Iterator[np.ndarray]:
+    """Yield a float32 ``.npy`` file's samples chunk by chunk, each copied into RAM.
+
+    Each chunk is ``(<= chunk_samples, *sample_shape)`` float32, a copy out of a
+    read-only memory map (the bytes are read now); drop it before the next one and
+    the loop never holds more than one chunk of private memory.
+    """
+    if chunk_samples < 1:
+        raise ValueError(f"chunk_samples must be >= 1, got {chunk_samples}")
+    X = data.load_npy(x_path, dtype=np.float32)
+    for start in range(0, len(X), chunk_samples):
+        yield np.array(X[start : start + chunk_samples])
+
+
+def streamed_mean_std(
+    chunks: Iterable[np.ndarray], on_chunk: Callable[[int], Any] | None = None
+) -> tuple[float, float]:
+    """Mean and standard deviation of all values, in one pass over an iterable of chunks.
+
+    Sums in float64. ``on_chunk(values_so_far)`` is called after each chunk (for a
+    live plot or a memory reading). Raises ``ValueError`` if there are no values.
+    """
+    total = total_sq = 0.0
+    count = 0
+    for chunk in chunks:
+        flat = chunk.ravel()
+        total += float(flat.sum(dtype=np.float64))
+        total_sq += float(np.dot(flat, flat))
+        count += flat.size
+        if on_chunk is not None:
+            on_chunk(count)
+    if count == 0:
+        raise ValueError("no values: the chunks were empty")
+    mean = total / count
+    return mean, math.sqrt(max(total_sq / count - mean**2, 0.0))
+
+
+def _status_mb(*fields: str) -> dict[str, float]:
+    """Fields of ``/proc/self/status`` (``VmData``, ``RssFile``, ...) in MB (Linux)."""
+    found = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            name, _, value = line.partition(":")
+            if name in fields:
+                found[name] = int(value.split()[0]) / 1024
+    return found
+
+
+def stream_file_stats(x_path: str, chunk_samples: int) -> dict[str, float]:
+    """Mean and std of a float32 ``.npy`` file, streamed (:func:`stream_chunks`).
+
+    Also returns, in MB, the growth of this process's private data (``VmData``) and of
+    its file-backed resident memory (``RssFile``: pages of the memory map) at their
+    largest after any chunk. Linux only (reads ``/proc/self/status``).
+    """
+    start = _status_mb("VmData", "RssFile")
+    peak = dict(start)
+
+    def note(_: int) -> None:
+        for key, value in _status_mb("VmData", "RssFile").items():
+            peak[key] = max(peak[key], value)
+
+    mean, std = streamed_mean_std(stream_chunks(x_path, chunk_samples), note)
+    return {
+        "mean": mean,
+        "std": std,
+        "data_growth_mb": peak["VmData"] - start["VmData"],
+        "file_backed_growth_mb": peak["RssFile"] - start["RssFile"],
+    }
+
+
+def load_whole_file_stats(x_path: str) -> dict[str, float]:
+    """The same statistics after ``np.load`` of the whole file into private memory."""
+    X = np.load(x_path)  # no mmap_mode: every byte is copied into this process
+    mean, std = streamed_mean_std([X])
+    return {"mean": mean, "std": std}
+
+
+def data_cap_supported() -> bool:
+    """True where :func:`run_with_data_cap` works: Linux, whose ``RLIMIT_DATA`` caps a
+    process's private memory (heap and private anonymous maps, since Linux 4.7).
+    macOS does not enforce it for ``mmap``, Windows has no ``resource`` module."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import resource
+    except ImportError:
+        return False
+    return hasattr(resource, "RLIMIT_DATA")
+
+
+_CHILD = "from helpers.outofcore import _capped_child; _capped_child()"
+
+
+def run_with_data_cap(
+    func: Callable[..., Any],
+    *args: Any,
+    headroom_bytes: int,
+    timeout_s: float = 300.0,
+) -> dict[str, Any]:
+    """Run ``func(*args)`` in a fresh Python process that may not grow its private data
+    by more than ``headroom_bytes``.
+
+    The child imports ``func``'s module, measures its own private data (``VmData``:
+    what Python and the imported libraries hold), sets ``RLIMIT_DATA`` to that
+    baseline plus ``headroom_bytes``, then calls ``func``. Read-only file maps
+    (``np.load(path, mmap_mode="r")``) do not count against the cap; an array read
+    into memory does, and fails with ``MemoryError``.
+
+    ``func`` must be a module-level function (the child imports it); ``args`` and its
+    return value must be JSON-able (paths are passed as ``str``). Returns a dict:
+    ``baseline_mb`` and ``cap_mb`` (MB), ``ok``, then ``result`` (what ``func``
+    returned) or ``error`` (``"MemoryError: ..."``, the child's real message), and
+    ``seconds``. Another exception in the child, or a child still running after
+    ``timeout_s``, raises ``RuntimeError``; the child is killed and reaped whatever
+    happens. Linux only: check :func:`data_cap_supported` first.
+    """
+    if not data_cap_supported():
+        raise RuntimeError("RLIMIT_DATA does not cap private memory on this system (Linux only)")
+    if headroom_bytes < 0:
+        raise ValueError(f"headroom_bytes must be >= 0, got {headroom_bytes}")
+    spec = {
+        "module": func.__module__,
+        "name": func.__qualname__,
+        "args": [os.fspath(a) if isinstance(a, os.PathLike) else a for a in args],
+        "headroom_bytes": int(headroom_bytes),
+    }
+    root = str(Path(__file__).resolve().parent.parent)  # so the child finds `helpers`
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    )
+    command = [sys.executable, "-c", _CHILD, json.dumps(spec)]
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"the capped child ran past {timeout_s} s and was killed") from None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    lines = out.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"the capped child failed (exit {proc.returncode}): {err[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def _capped_child() -> None:
+    """The child of :func:`run_with_data_cap`: cap RLIMIT_DATA, call, print JSON."""
+    import resource
+    import time
+
+    spec = json.loads(sys.argv[1])
+    func = getattr(importlib.import_module(spec["module"]), spec["name"])
+    baseline_mb = _status_mb("VmData")["VmData"]  # after every import: the child's own cost
+    cap = int(baseline_mb * MB) + spec["headroom_bytes"]
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
+    report: dict[str, Any] = {"baseline_mb": baseline_mb, "cap_mb": cap / MB}
+    t0 = time.perf_counter()
+    try:
+        report.update(ok=True, result=func(*spec["args"]))
+    except MemoryError as e:
+        report.update(ok=False, error=f"MemoryError: {e}")
+    report["seconds"] = time.perf_counter() - t0
+    print(json.dumps(report), flush=True)
+
+
+# --------------------------------------------------------------------------- datasets
+# DataLoader workers run these. Under `spawn` (macOS, Windows, Linux from Python 3.14)
+# a worker unpickles the dataset, which means importing its class by name: a class
+# defined in a notebook cannot be found there, so they live here, at module level.
+class NaiveMemmapDataset(Dataset):
+    """The memory-mapped Dataset most people write first (do not copy it).
+
+    Opens both maps in ``__init__`` (so they travel with the dataset when it is
+    pickled for a spawned worker: the whole file) and returns one sample per index as
+    a tensor over the read-only map (PyTorch warns: writing to it is undefined).
+    """
+
+    def __init__(self, x_path, y_path):
+        self.X = np.load(x_path, mmap_mode="r")
+        self.y = np.load(y_path, mmap_mode="r")
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return torch.from_numpy(self.X[i]), int(self.y[i])
+
+
+class MemmapBatches(Dataset):
+    """Batches of signals from two .npy files, opened lazily once per process.
+
+    ``X`` float32 ``(n, 1, length)``, ``y`` int64 ``(n,)``. ``__getitem__`` takes a
+    list of indices (from a ``BatchSampler``; use ``batch_size=None`` in the
+    ``DataLoader``) and returns ``(x, y, indices)`` tensors, sorted by index, copied.
+    """
+
+    def __init__(self, x_path, y_path):
+        X = data.load_npy(x_path, shape=(None, 1, None), dtype=np.float32)  # check now
+        data.load_npy(y_path, shape=(len(X),), dtype=np.int64)
+        self.x_path, self.y_path, self.n = x_path, y_path, len(X)
+        self.X = self.y = None  # opened on first use, in the process that uses it
+
+    def __len__(self):
+        return self.n
+
+    def __getstate__(self):  # pickled (for a spawned worker): paths only, never the maps
+        return {**self.__dict__, "X": None, "y": None}
+
+    def _open(self):
+        if self.X is None:
+            self.X, self.y = data.load_npy(self.x_path), data.load_npy(self.y_path)
+
+    def __getitem__(self, indices):  # one batch of indices, from the BatchSampler
+        self._open()
+        idx = np.sort(np.asarray(indices))  # read forward through the file
+        xb, yb = self.X[idx], self.y[idx]  # fancy indexing: an explicit copy of the batch
+        return torch.from_numpy(xb), torch.from_numpy(yb), torch.from_numpy(idx)
+
+
+class PerSampleMemmap(MemmapBatches):
+    """One sample per index, copied out of the map (for a ``DataLoader`` that batches)."""
+
+    def __getitem__(self, i):
+        self._open()
+        return torch.from_numpy(np.array(self.X[i])), int(self.y[i])  # copy: no warning
+
+
+class EagerMemmapBatches(MemmapBatches):
+    """MemmapBatches with the lazy open undone: maps opened in ``__init__``, pickled."""
+
+    def __init__(self, x_path, y_path):
+        super().__init__(x_path, y_path)
+        self._open()  # eager: the maps exist before any worker starts
+
+    def __getstate__(self):  # pickles everything, the maps (and so the whole file) included
+        return self.__dict__
+
+
 # --------------------------------------------------------------------------- plots
 def plot_memory_trace(
     sampler: MemorySampler,
@@ -120,6 +396,8 @@ def plot_memory_trace(
     as labelled vertical lines. ``baseline_mb`` is subtracted (default: the first
     anonymous sample), so the y axis shows growth."""
     import matplotlib.pyplot as plt
+
+    from .plots import PALETTE
 
     if not sampler._times:
         raise ValueError("the sampler has no samples: use it as a context manager first")
@@ -168,6 +446,8 @@ def plot_orders(
     """
     import matplotlib.pyplot as plt
 
+    from .plots import PALETTE
+
     if not orders:
         raise ValueError("orders is empty: nothing to draw")
     k = len(orders)
@@ -192,6 +472,17 @@ def plot_orders(
 __all__ = [
     "evict_from_page_cache",
     "cached_fraction",
+    "warm_page_cache",
+    "stream_chunks",
+    "streamed_mean_std",
+    "stream_file_stats",
+    "load_whole_file_stats",
+    "data_cap_supported",
+    "run_with_data_cap",
+    "NaiveMemmapDataset",
+    "MemmapBatches",
+    "PerSampleMemmap",
+    "EagerMemmapBatches",
     "plot_memory_trace",
     "plot_orders",
 ]
