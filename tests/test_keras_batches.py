@@ -101,7 +101,9 @@ def test_counting_batches_counts_calls(jpegs):
     assert counting.calls == len(counting) == 3
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"workers": 2}, {"workers": 2, "use_multiprocessing": True}])
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"workers": 2}, {"workers": 2, "use_multiprocessing": True}]
+)
 def test_signal_batches_deliver_each_sample_once_through_keras(kwargs):
     """Through Keras' own loader (predict of an identity model): in-process, 2 threads,
     2 processes. The outputs are the samples received, in order."""
