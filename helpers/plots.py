@@ -321,15 +321,16 @@ def producer_consumer_timeline(
     ``runs``: ``(measurement, produced)`` pairs. ``produced`` is an array ``(k, 2)`` of
     start and end times in seconds of each element the producer made, on the
     measurement's clock: 0 is the start of its first measured step (elements made
-    earlier, during warm-up, start below 0 and are cut at the left edge). The x axis
-    covers the first ``max_batches`` measured steps of the longest run."""
+    earlier, during warm-up, start below 0 and are cut at the left edge; elements begun
+    after a run's last drawn step are left out). The x axis covers the first
+    ``max_batches`` measured steps of the longest run."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
     if not runs:
         raise ValueError("runs is empty: nothing to draw")
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6.4, 0.55 * 2 * len(runs) + 1.2))
+        fig, ax = plt.subplots(figsize=(9.0, 0.45 * 2 * len(runs) + 1.2))
     else:
         fig = ax.figure
     end_ms = 0.0
@@ -337,8 +338,10 @@ def producer_consumer_timeline(
     for i, (m, produced) in enumerate(runs):
         k = min(max_batches, m.batches)
         start, wait, step = m.start_s[:k] * 1e3, m.wait_s[:k] * 1e3, m.step_s[:k] * 1e3
-        end_ms = max(end_ms, float(start[-1] + wait[-1] + step[-1]))
+        run_end_ms = float(start[-1] + wait[-1] + step[-1])
+        end_ms = max(end_ms, run_end_ms)
         made = np.asarray(produced, dtype=float).reshape(-1, 2) * 1e3
+        made = made[made[:, 0] < run_end_ms]  # what the producer did while these steps ran
         lane_p, lane_c = 2 * i, 2 * i + 1
         ax.broken_barh(
             [(a, b - a) for a, b in made], (lane_p - 0.35, 0.7), color=PALETTE[2], alpha=0.9
