@@ -283,17 +283,23 @@ def fit(
     label: str = "",
     live: Any = None,
     warmup_steps: int = 2,
+    shuffle: bool | None = None,
 ) -> KerasRun:
     """``model.fit(data, ...)`` with a :class:`StepTimer`; returns a :class:`KerasRun`.
 
     ``data`` is anything ``fit`` accepts (``tf.data.Dataset``, ``PyDataset``, ...)
     yielding batches of ``batch_size``. The first ``warmup_steps`` (graph tracing) are
     excluded from the statistics. Pass ``control`` from :func:`zero_wait_control`
-    to get the data-wait estimate.
+    to get the data-wait estimate. ``shuffle=None`` (the default) lets ``fit`` shuffle
+    the batch order of anything but a ``tf.data.Dataset``; pass ``False`` to keep the
+    order the data comes in (e.g. a ``PyDataset`` that orders its epoch itself).
     """
     timer = StepTimer(label, live, batch_size, warmup_steps)
     # A tf.data pipeline shuffles itself (or not): fit's shuffle would only warn.
-    shuffle = not isinstance(data, tf.data.Dataset)
+    if isinstance(data, tf.data.Dataset):
+        shuffle = False
+    elif shuffle is None:
+        shuffle = True
     model.fit(
         data,
         epochs=epochs,

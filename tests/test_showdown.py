@@ -134,3 +134,129 @@ def test_estimates_inside_their_noise_floor_say_so():
     assert keras_row(0.01, 0.02).meets_wait_target(0.05) is True
     torch_row = showdown.Row("PyTorch", "s", "t", 50.0, 0.03, 1.0, 1.0, 0.5)
     assert torch_row.wait_text() == "3%" and torch_row.meets_wait_target(0.05) is True
+
+
+def dataloader_like(loader, num_workers):
+    """A DataLoader over ``loader``'s dataset, batched the same way, with ``num_workers``
+    workers started by spawn (what macOS and Windows do): the dataset must pickle."""
+    from torch.utils.data import DataLoader, IterableDataset
+
+    ds = loader.dataset
+    spawn = {"multiprocessing_context": "spawn"} if num_workers else {}
+    if isinstance(ds, IterableDataset):
+        return DataLoader(ds, batch_size=loader.batch_size, num_workers=num_workers, **spawn)
+    return DataLoader(
+        ds,
+        batch_size=loader.batch_size,
+        sampler=loader.sampler,
+        num_workers=num_workers,
+        **spawn,
+    )
+
+
+def test_every_torch_dataset_pickles_and_delivers_once_with_0_and_2_spawned_workers(tmp_path):
+    import pickle
+
+    import torch
+
+    n, batch_size = 60, 8
+    X, y = id_signals(n)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    order = np.random.default_rng(3).permutation(n)
+    loaders = showdown.torch_loaders(
+        X,
+        y,
+        order,
+        batch_size,
+        data.SampleWork("cpu", 1e-6),
+        x_path=tmp_path / "X.npy",
+        y_path=tmp_path / "y.npy",
+    )
+    datasets = {type(make().dataset).__name__ for make in loaders.values()}
+    assert datasets == {"PerIndex", "PerBatch", "SampleStream", "BatchStream", "MemoryMapped"}
+    seen = set()
+    for name, make in loaders.items():
+        loader = make()
+        if type(loader.dataset) in seen:  # the worker variants share their dataset class
+            continue
+        seen.add(type(loader.dataset))
+        copy = pickle.loads(pickle.dumps(loader.dataset))
+        assert type(copy) is type(loader.dataset), name
+        for num_workers in (0, 2):
+            batches = list(dataloader_like(loader, num_workers))
+            ids = torch.cat([xb[:, 0, 0] for xb, _ in batches]).long().tolist()
+            labels = torch.cat([yb for _, yb in batches]).tolist()
+            assert sorted(ids) == list(range(n)), (name, num_workers)  # each sample once
+            assert labels == y[ids].tolist(), (name, num_workers)  # with its own label
+            if "per-sample" not in name:  # a sample stream's workers mix the batches
+                assert ids == order.tolist(), (name, num_workers)
+
+
+def test_keras_sources_pickle_and_split_into_shards_exactly_once():
+    import pickle
+
+    X, y = id_signals(50)
+    order = np.random.default_rng(4).permutation(50)
+    work = data.SampleWork("cpu", 1e-6)
+    samples = pickle.loads(pickle.dumps(showdown.SampleGenerator(X, y, order, work)))
+    assert [int(x[0, 0]) for x, _ in samples()] == order.tolist()
+    batches = pickle.loads(pickle.dumps(showdown.Batches(X, y, order, 8, work, num_shards=2)))
+    assert len(batches) == 7
+    shard0, shard1 = list(batches(0)), list(batches(1))
+    assert (len(shard0), len(shard1)) == (4, 3)
+    turns = [b for pair in zip(shard0, [*shard1, None], strict=True) for b in pair if b is not None]
+    ids = np.concatenate([xb[:, 0, 0] for xb, _ in turns]).astype(int)
+    assert ids.tolist() == order.tolist()  # the shards taken in turn: the epoch's order
+
+
+def test_fit_keeps_every_pipelines_order_so_the_losses_agree():
+    pytest.importorskip("tensorflow")
+    from helpers.keras_cnn import build_cnn, zero_wait_control
+
+    X, y = data.make_signals(256, 32, 3, seed=0, layout="channels_last")
+    order = np.random.default_rng(5).permutation(256)
+    pipelines = showdown.keras_pipelines(X, y, order, 32, data.SampleWork())
+    control = zero_wait_control(build_cnn(3, 32), X, y, 32, steps=10, runs=2)
+    curves = {}
+    rows = showdown.run_keras(
+        pipelines,
+        scenario="s",
+        num_classes=3,
+        length=32,
+        batch_size=32,
+        epochs=1,
+        control=control,
+        curves=curves,
+    )
+    assert len(rows) == len(curves) == len(pipelines) == 5
+    first = next(iter(curves.values()))
+    for name, losses in curves.items():  # fit(shuffle=True) would reorder the PyDataset
+        np.testing.assert_allclose(losses, first, rtol=1e-5, err_msg=name)
+
+
+def test_decision_guide_prints_each_questions_verdict_and_ties_as_ties():
+    cheap, cpu, io = showdown.SCENARIOS
+
+    def row(fw, scenario, technique, runs):
+        return showdown.Row(fw, scenario, technique, runs[0], 0.1, 1.0, 1.0, 0.5, False, runs)
+
+    rows = [
+        row("PyTorch", cpu, "DataLoader, batched sampler", [100.0, 101.0, 102.0]),
+        row("PyTorch", cpu, "DataLoader, batched sampler, 2 workers", [200.0, 210.0, 220.0]),
+        row("PyTorch", io, "DataLoader, batched sampler", [100.0, 110.0, 120.0]),
+        row("PyTorch", io, "DataLoader, batched sampler, 2 workers", [115.0, 125.0, 130.0]),
+        row("Keras", io, "from_generator, batched", [5.0]),
+        row("Keras", io, "PyDataset, 2 worker threads", [9.0]),
+    ]
+    guide = showdown.decision_guide(rows).splitlines()
+    assert len(guide) == 2 + len(showdown.guide_questions())
+    lines = {line.split(" | ")[0].lstrip("| "): line for line in guide[2:]}
+    assert (
+        "2 workers is 2.1x faster than DataLoader, batched sampler (range 2.0-2.2x)"
+        in (lines["CPU-bound work: worker processes?"])
+    )
+    assert "tie: their ranges overlap" in lines["Waiting on I/O: worker processes?"]
+    assert "ran once: no verdict" in lines["Waiting on I/O: worker threads?"]
+    assert lines["Cheap samples: index whole batches?"].endswith("| not in this run |")
+    assert "4 workers" in showdown.guide_questions(4)[3][4]
