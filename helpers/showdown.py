@@ -250,7 +250,7 @@ def torch_loaders(
     order_list = order.tolist()
     per_index, per_batch = PerIndex(X_t, y_t, work), PerBatch(X_t, y_t, work)
     batched = BatchSampler(order_list, batch_size, drop_last=False)
-    workers = {"num_workers": num_workers, "persistent_workers": True}
+    workers = {"num_workers": num_workers, "persistent_workers": num_workers > 0}
     built = {
         "DataLoader, per-index (default)": DataLoader(
             per_index, batch_size=batch_size, sampler=order_list
