@@ -13,7 +13,8 @@ LAB_ARGS  ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 help:
 	@echo "make lab        open the notebooks in JupyterLab (sets up .venv first if needed)"
-	@echo "make test       unit tests + every notebook re-executed by nbval"
+	@echo "make test       unit tests + every notebook re-executed by nbval (worker notebooks"
+	@echo "                also under the spawn start method, as on macOS and Windows)"
 	@echo "make check      environment check for workshop attendees"
 	@echo "make notebooks  re-execute notebooks in place and strip volatile metadata"
 	@echo "make bench      benchmarks outside Jupyter; results/ gets JSON and PNG"
@@ -34,8 +35,11 @@ lab: $(STAMP)
 	$(BIN)/python -m helpers.check_env --quiet
 	$(BIN)/jupyter lab $(LAB_ARGS) notebooks/
 
+# Unit tests, lint and format checks, every notebook under nbval; then the notebooks that
+# start worker processes once more under the `spawn` start method (macOS, Windows).
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	$(BIN)/python tools/nbval_spawn.py
 
 check: $(STAMP)
 	$(BIN)/python -m helpers.check_env
@@ -56,7 +60,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check helpers tests tools benchmarks data notebooks
 
 format: $(STAMP)
-	$(BIN)/ruff format helpers tests tools benchmarks data
+	$(BIN)/ruff format helpers tests tools benchmarks data notebooks
 
 clean:
 	rm -rf data/generated results .pytest_cache .ruff_cache

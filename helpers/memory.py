@@ -40,7 +40,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,16 +155,18 @@ def _memory_mb_portable(include_children: bool) -> tuple[float, float]:
     return total, math.nan
 
 
-def worker_private_mb() -> list[float]:
+def worker_private_mb(pids: Sequence[int] | None = None) -> list[float]:
     """Each child process's own memory: its unique set size (USS) in MB.
 
     A forked worker starts sharing every page with its parent; its private memory
     grows only as it writes to pages (copy-on-write), including the reference-count
-    writes that merely *reading* Python objects causes. Order: process-tree order.
+    writes that merely *reading* Python objects causes. Order: process-tree order, or
+    the order of ``pids`` when given (only those processes: under ``spawn``,
+    multiprocessing's resource tracker is a child too, and not a worker).
     """
     sizes = []
     if ON_LINUX_PROC:
-        for kid in child_pids():
+        for kid in child_pids() if pids is None else pids:
             try:
                 sizes.append(_uss_mb(kid))
             except (OSError, ValueError):  # a worker exited between listing and reading
@@ -172,7 +174,8 @@ def worker_private_mb() -> list[float]:
         return sizes
     import psutil
 
-    for child in psutil.Process().children(recursive=True):
+    children = psutil.Process().children(recursive=True) if pids is None else None
+    for child in children if children is not None else map(psutil.Process, pids):
         try:
             sizes.append(child.memory_full_info().uss / _MB)
         except (OSError, psutil.Error):

@@ -96,6 +96,70 @@ def test_ruff_is_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_ruff_format_is_clean():
+    """STYLE: ruff formats helpers, tests, tools and notebooks alike; CI checks it."""
+    dirs = ["helpers", "tests", "tools", "benchmarks", "data", "notebooks"]
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", *dirs],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, f"run `make format`:\n{result.stdout}{result.stderr}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_workshop_sized(path):
+    """Short cells, one heading per text cell, a reading time, no forced start method, no
+    helper module shadowed (tools/notebook_shape.py prints the same report)."""
+    from notebook_shape import problems
+
+    found = problems(json.loads(path.read_text()))
+    assert not found, "\n".join(found)
+
+
+def test_notebook_shape_catches_what_it_promises():
+    from notebook_shape import problems
+
+    def code(src, tags=()):
+        return {"cell_type": "code", "source": src, "metadata": {"tags": list(tags)}}
+
+    def text(src):
+        return {"cell_type": "markdown", "source": src, "metadata": {}}
+
+    good = [text("# T\n\n**Reading time:** about 5 minutes"), code("from helpers import data")]
+    assert problems({"cells": good}) == []
+    bad = [
+        text("# T\n## A\n"),
+        code("import multiprocessing\nmultiprocessing.set_start_method('fork', force=True)"),
+        code("data = 1"),
+        code("\n".join(["x = 1"] * 30)),
+        code("from helpers.keras_cnn import tf"),
+    ]
+    found = "\n".join(problems({"cells": good + bad}))
+    for expected in (
+        "2 headings",
+        "forces a start method",
+        "shadows the helper module helpers.data",
+        "30 lines",
+        "import tensorflow as tf",
+        "3 code cells in a row",
+    ):
+        assert expected in found, (expected, found)
+    long_cells = [text("# T\n\nReading time: 1 minute"), code("\n".join(["x = 1"] * 10))]
+    assert "median code cell is 10 lines" in problems({"cells": long_cells})[0]
+    listing = code("\n".join(["x = 1"] * 30), tags=["listing"])
+    assert not any("30 lines" in p for p in problems({"cells": [*good, text("x"), listing]}))
+
+
+def test_spawn_pass_covers_every_notebook_that_starts_workers():
+    from nbval_spawn import STARTUP, worker_notebooks
+
+    names = {p.name[:2] for p in worker_notebooks()}
+    assert {"01", "02", "03", "04", "05", "06"} <= names, names
+    assert 'set_start_method("spawn", force=True)' in STARTUP
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_is_stored_clean(path):
     """Stored from one clean run: outputs, no stray errors/warnings/paths, no volatile
