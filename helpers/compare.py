@@ -152,8 +152,12 @@ class Comparison:
         if len(top) == 1:
             return f"Best: {top[0]}, {self.describe(top[0])}"
         if len(top) == len(self.values):
-            return f"No winner: the ranges of all {len(top)} overlap"
-        return f"Tied for best (ranges overlap): {'; '.join(top)}"
+            labels = list(self.values)
+            if all(self.overlap(a, b) for i, a in enumerate(labels) for b in labels[i + 1 :]):
+                return f"No winner: the ranges of all {len(top)} overlap"
+            # Each range overlaps the leader's, though not always each other's.
+            return f"No clear leader: every range overlaps that of {top[0]}, the best median"
+        return f"Tied for best (ranges overlap the leader's): {'; '.join(top)}"
 
     def table(self) -> str:
         """One line per technique, best first: median, range and runs."""

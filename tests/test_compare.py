@@ -42,8 +42,13 @@ def test_ranking_best_and_describe():
     c = rates(slow=[10, 11, 12], mid=[50, 52, 55], fast=[54, 60, 61])
     assert c.ranking() == ["fast", "mid", "slow"]
     assert c.best() == ["fast", "mid"]  # mid's range reaches fast's: tied at the top
-    assert c.leader_sentence() == "Tied for best (ranges overlap): fast; mid"
+    assert c.leader_sentence() == "Tied for best (ranges overlap the leader's): fast; mid"
     assert rates(a=[1, 3], b=[2, 4]).leader_sentence() == "No winner: the ranges of all 2 overlap"
+    # b and c each overlap the leader a, but not each other: no "all overlap" claim.
+    chain = rates(a=[3, 10, 12], b=[8, 9], c=[4, 5])
+    assert chain.leader_sentence() == (
+        "No clear leader: every range overlaps that of a, the best median"
+    )
     assert c.describe("slow") == "11 samples/s (range 10-12, 3 runs)"
     alone = rates(a=[1, 2], b=[5, 6])
     assert alone.leader_sentence() == "Best: b, 6 samples/s (range 5-6, 2 runs)"
