@@ -63,6 +63,9 @@ class Measurement:
     peak_anon_mb: float = math.nan
     peak_file_mb: float = math.nan
     paused_s: float = 0.0  # the harness's own time between batches, left out of elapsed_s
+    # Batches left out after the harness paused: a queue refilled while it paused, and
+    # counting those batches would credit the loader with work done off the clock.
+    redrained_batches: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -108,6 +111,7 @@ class Measurement:
             "added_anon_mb": self.added_anon_mb,
             "peak_file_mb": self.peak_file_mb,
             "paused_s": self.paused_s,
+            "redrained_batches": self.redrained_batches,
             **self.extra,
         }
 
@@ -170,7 +174,11 @@ def measure(
 
     ``warmup`` batches are consumed (and stepped) before the clock starts; for a loader
     with a prefetch queue use :func:`steady_state_warmup` so that no batch made before
-    the clock started is counted.
+    the clock started is counted. Background producers (worker processes, prefetch
+    threads) keep working while the harness pauses, so after each pause (and after the
+    memory reading and ``before_timing`` that precede the clock) the next ``warmup - 1``
+    batches, the queue that may have refilled meanwhile, are left out of every figure as
+    well (``redrained_batches``); with ``warmup=1`` (no queue) nothing is left out.
 
     ``before_timing()`` is called once, after the warm-up and before the clock starts:
     the place to record a state the figures depend on (say, how much of a file is in
@@ -204,10 +212,21 @@ def measure(
     stamps: list[float] = []  # ta, tb, tc per batch: before next(), after next(), after step
     sizes: list[int] = []
     add_stamps, add_size = stamps.extend, sizes.append
+    queue_batches = max(warmup - 1, 0)  # what a queue may make while the harness pauses
     if memory is not None and warm_batches:
         memory.poll()  # workers are up by now: a run shorter than one poll still counts them
     if before_timing is not None:
         before_timing()
+    if warm_batches and (before_timing is not None or memory is not None):
+        for _ in range(queue_batches):  # drain again what the queue made meanwhile
+            try:
+                batch = next(it)
+            except StopIteration:
+                break
+            if step is not None:
+                step(batch)
+            warm_batches += 1
+            warm_samples += count(batch)
     samples = 0
     pauses: list[tuple[float, float]] = []  # (when, seconds) of the harness's own work
     paused = 0.0
@@ -215,6 +234,7 @@ def measure(
     next_poll = t0 + poll_interval_s
     limit = math.inf if max_batches is None else max_batches
     n_batches = 0
+    redrain = redrained = 0
     ta = clock()
     for batch in it:
         tb = clock()
@@ -225,6 +245,14 @@ def measure(
             tc = tb
         if count is None:
             count = _sample_counter(batch)
+        if redrain:  # made while the harness paused? Leave it out, with its time.
+            redrain -= 1
+            redrained += 1
+            when, seconds = pauses[-1]
+            pauses[-1] = (when, tc - when)
+            paused += tc - when - seconds
+            ta = clock()
+            continue
         n = count(batch)
         add_stamps((ta, tb, tc))
         add_size(n)
@@ -238,6 +266,8 @@ def measure(
             t_after = clock()
             pauses.append((tc, t_after - tc))
             paused += t_after - tc
+            if memory is not None or live is not None:  # something ran: a queue may refill
+                redrain = queue_batches
             # A PSS reading of a process tree costs milliseconds: poll at most 5% of the time.
             next_poll = t_after + max(poll_interval_s, 20 * poll_cost)
         if n_batches >= limit:
@@ -273,6 +303,7 @@ def measure(
         warmup_samples=warm_samples,
         warmup_s=t0 - t_begin,
         paused_s=paused,
+        redrained_batches=redrained,
     )
     if memory is not None:
         result.start_anon_mb = memory.start_anon_mb

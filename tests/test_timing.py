@@ -198,4 +198,40 @@ def test_before_timing_runs_after_warmup_and_outside_the_clock(clock):
 
     m = timing.measure(loader(), warmup=2, before_timing=record, clock=clock, track_memory=False)
     assert seen[:3] == ["batch 0", "batch 1", "before timing"]
-    assert m.elapsed_s == pytest.approx(4.0) and m.batches == 4
+    # A queue may have refilled during record(): warmup - 1 = 1 more batch is drained.
+    assert m.warmup_batches == 3 and m.redrained_batches == 0
+    assert m.elapsed_s == pytest.approx(3.0) and m.batches == 3
+
+
+class _Sink:
+    """A live sink whose drawing costs 0.5 s of the fake clock."""
+
+    def __init__(self, clock):
+        self.clock, self.points = clock, []
+
+    def update(self, label, t, rate):
+        self.points.append((t, rate))
+        self.clock.advance(0.5)
+
+
+@pytest.mark.parametrize("warmup, left_out", [(1, 0), (3, 2)])
+def test_batches_a_queue_made_while_the_harness_paused_are_left_out(clock, warmup, left_out):
+    """After each pause (here: one live update), warmup - 1 batches are left out with
+    their time: a prefetching loader would have made them off the clock."""
+
+    def loader():
+        for _ in range(20):
+            clock.advance(1.0)
+            yield np.zeros((4, 1))
+
+    sink = _Sink(clock)
+    m = timing.measure(
+        loader(), warmup=warmup, live=sink, poll_interval_s=5.5, clock=clock, track_memory=False
+    )
+    polls = len(sink.points) - 1  # the last update comes after the end
+    assert polls >= 1
+    assert m.redrained_batches == left_out * polls
+    assert m.batches == 20 - warmup - m.redrained_batches
+    assert m.elapsed_s == pytest.approx(m.batches * 1.0)  # pauses and redrained time left out
+    assert m.samples_per_s == pytest.approx(4.0)
+    assert np.all(np.diff(m.start_s) == pytest.approx(1.0))  # the timeline has no gaps
