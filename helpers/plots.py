@@ -73,7 +73,8 @@ class LivePlot:
 
     Each ``label`` is one line; ``panels`` are stacked axes sharing the x axis
     (seconds since the run started). Pass ``panel=`` to :meth:`update` to address
-    one by name or index.
+    one by name or index. ``marker`` (a Matplotlib marker such as ``"o"``) marks each
+    point, so that a run too short for more than one point is still drawn.
 
     ``ylims`` fixes the y range of some panels, by name or index, e.g.
     ``{"data wait %": (0, 100)}`` for a share; the others scale to their data from 0.
@@ -93,6 +94,7 @@ class LivePlot:
         show: bool | None = None,
         figsize: tuple[float, float] | None = None,
         ylims: Mapping[str | int, tuple[float, float]] | None = None,
+        marker: str | None = None,
     ) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -104,6 +106,7 @@ class LivePlot:
         self.panels = tuple(panels)
         self.min_interval_s = min_interval_s
         self.max_overhead = max_overhead
+        self.marker = marker  # e.g. "o": a run short enough to give one point still shows
         self.clock = clock
         self.show = _in_kernel() if show is None else show
         height = 2.2 * len(self.panels) + 0.6
@@ -144,7 +147,9 @@ class LivePlot:
             color = self._colors.setdefault(label, PALETTE[len(self._colors) % len(PALETTE)])
             repeat = any(k[:2] == (index, label) for k in self._lines)
             legend = (f"_{label}" if repeat else label) or None  # "_": not in the legend
-            (line,) = self.axes[index].plot([], [], label=legend, color=color, lw=1.8)
+            (line,) = self.axes[index].plot(
+                [], [], label=legend, color=color, lw=1.8, marker=self.marker, ms=4
+            )
             self._lines[key] = ([], [], line)
         xs, ys, _ = self._lines[key]
         xs.append(x)
@@ -219,6 +224,10 @@ class _PanelView:
     def update(self, label: str, x: float, y: float, panel: int | str = 0, **kwargs) -> None:
         self.live.update(label, x, y, panel=self.index, **kwargs)
 
+    def new_run(self, label: str) -> None:
+        """Start a new line for ``label`` (a repeat): see :meth:`LivePlot.new_run`."""
+        self.live.new_run(label)
+
 
 def comparison_bars(
     values: Mapping[str, float],
@@ -229,10 +238,12 @@ def comparison_bars(
     highlight: str | Sequence[str] | None = None,
     ranges: Mapping[str, tuple[float, float]] | None = None,
     ax=None,
+    highlight_color: str = WAIT_COLOR,
 ) -> Figure:
     """Horizontal bars, one per label, with the value written at the end of each.
 
-    ``highlight``: a label (or several, e.g. a tie for best) drawn in the accent colour.
+    ``highlight``: a label (or several, e.g. a tie for best) drawn in ``highlight_color``
+    (default: the accent colour, orange).
     ``ranges``: ``label -> (low, high)`` of repeated runs, drawn as a whisker on the bar
     (the bar itself is the value, usually the median)."""
     import matplotlib.pyplot as plt
@@ -246,7 +257,7 @@ def comparison_bars(
     labels = list(values)
     data = np.array([values[k] for k in labels], dtype=float)
     marked = {highlight} if isinstance(highlight, str) else set(highlight or ())
-    colors = [WAIT_COLOR if k in marked else COMPUTE_COLOR for k in labels]
+    colors = [highlight_color if k in marked else COMPUTE_COLOR for k in labels]
     xerr = None
     top = data.max()
     if ranges:

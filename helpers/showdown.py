@@ -306,8 +306,10 @@ def run_torch(
     # One warm-up for all, long enough to drain the deepest worker queue: every loader is
     # then timed in the steady state, over the same steps (so the loss curves compare).
     warmup = max(3, *(steady_state_warmup(_queue_depth(make())) for make in loaders.values()))
-    for _ in range(repeats):
+    for repeat in range(repeats):
         for technique, make in loaders.items():
+            if repeat and live is not None:
+                live.new_run(technique)  # a repeat: a new line, not a zigzag back to x = 0
 
             def epochs_of(make=make):
                 for _ in range(epochs):
@@ -535,8 +537,10 @@ def run_keras(
     runs: dict[str, list[Row]] = {technique: [] for technique in pipelines}
     model = build_cnn(num_classes, length, seed=seed)
     restart = _restarter(model)
-    for _ in range(repeats):
+    for repeat in range(repeats):
         for technique, make in pipelines.items():
+            if repeat and live is not None:
+                live.new_run(technique)  # a repeat: a new line, not a zigzag back to x = 0
             restart()  # the freshly built weights and optimiser state, without retracing
             with MemorySampler(0.1) as mem:
                 run = fit(
@@ -596,32 +600,42 @@ def comparison(rows: list[Row], framework: str, scenario: str) -> Any:
 
 def guide_questions(num_workers: int = 2) -> list[tuple[str, str, str, str, str]]:
     """The decision guide's questions, each answered by one measured pair of the race:
-    ``(question, framework, scenario, baseline technique, candidate technique)``."""
+    ``(question, framework, scenario, baseline technique, candidate technique)``.
+    "Worker processes?" is asked once per PyTorch sampler (per-index and batched): the
+    two pairs can answer differently, and each gets its own row."""
     cheap, cpu, io = SCENARIOS
     n = num_workers
-    per_batch, generator = "DataLoader, batched sampler", "from_generator, batched"
+    per_index, per_batch = "DataLoader, per-index (default)", "DataLoader, batched sampler"
+    generator = "from_generator, batched"
+    index_processes = f"DataLoader, per-index, {n} workers"
     processes, threads = f"{per_batch}, {n} workers", f"PyDataset, {n} worker threads"
     shards = f"interleave {n} generator shards"
+    # Worker processes are asked once per sampler: the two pairs can answer differently.
     return [
-        ("Cheap samples: index whole batches?", "PyTorch", cheap,
-         "DataLoader, per-index (default)", per_batch),
+        ("Cheap samples: index whole batches?", "PyTorch", cheap, per_index, per_batch),
         ("Cheap samples: yield whole batches?", "Keras", cheap,
          "from_generator, per-sample", generator),
         ("Bigger than RAM: read from a memory map?", "PyTorch", cheap,
          per_batch, "memory-mapped .npy, batched sampler"),
-        ("CPU-bound work: worker processes?", "PyTorch", cpu, per_batch, processes),
+        ("CPU-bound work: worker processes (per-index)?", "PyTorch", cpu,
+         per_index, index_processes),
+        ("CPU-bound work: worker processes (batched sampler)?", "PyTorch", cpu,
+         per_batch, processes),
         ("CPU-bound work: worker threads?", "Keras", cpu, generator, threads),
         ("CPU-bound work: interleaved generators?", "Keras", cpu, generator, shards),
-        ("Waiting on I/O: worker processes?", "PyTorch", io, per_batch, processes),
+        ("Waiting on I/O: worker processes (per-index)?", "PyTorch", io,
+         per_index, index_processes),
+        ("Waiting on I/O: worker processes (batched sampler)?", "PyTorch", io,
+         per_batch, processes),
         ("Waiting on I/O: worker threads?", "Keras", io, generator, threads),
         ("Waiting on I/O: interleaved generators?", "Keras", io, generator, shards),
     ]  # fmt: skip
 
 
 def decision_guide(rows: list[Row], num_workers: int = 2) -> str:
-    """The decision guide as a Markdown table: each of :func:`guide_questions` with this
-    run's verdict on its pair (from the repeats' samples/s; overlapping ranges read as a
-    tie), or why there is none."""
+    """The decision guide as a Markdown table: each of :func:`guide_questions` (one row
+    per measured pair) with this run's verdict on its pair (from the repeats'
+    samples/s; overlapping ranges read as a tie), or why there is none."""
     lines = ["| question | measured in | verdict of this run |", "|---|---|---|"]
     for question, framework, scenario, base, candidate in guide_questions(num_workers):
         picked = {
@@ -637,20 +651,28 @@ def decision_guide(rows: list[Row], num_workers: int = 2) -> str:
     return "\n".join(lines)
 
 
+#: The results matrix's colour for the fastest technique and those tied with it: not
+#: orange, which every other figure keeps for "waiting for data".
+LEADER_COLOR = "#009E73"
+
+
 def plot_matrix(rows: list[Row], *, title: str = "") -> Any:
     """One panel per framework x scenario: samples/s of each technique (median, with
-    the range of the repeats as a whisker); the best, and any tied with it, in orange."""
+    the range of the repeats as a whisker); the best, and any whose range overlaps the
+    best's, in green (:data:`LEADER_COLOR`), the others blue; a legend says so."""
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
-    from .plots import comparison_bars
+    from .plots import COMPUTE_COLOR, comparison_bars
 
     frameworks = list(dict.fromkeys(r.framework for r in rows))
     scenarios = list(dict.fromkeys(r.scenario for r in rows))
     fig, axes = plt.subplots(
         len(frameworks),
         len(scenarios),
-        figsize=(5 * len(scenarios), 3.6 * len(frameworks)),
+        figsize=(5 * len(scenarios), 3.6 * len(frameworks) + 0.4),
         squeeze=False,
+        layout="constrained",  # room for the legend below the panels
     )
     for row_axes, framework in zip(axes, frameworks, strict=True):
         for ax, scenario in zip(row_axes, scenarios, strict=True):
@@ -662,11 +684,17 @@ def plot_matrix(rows: list[Row], *, title: str = "") -> Any:
                 {r.technique: r.samples_per_s for r in picked},
                 ranges={r.technique: r.samples_per_s_range for r in picked},
                 highlight=comparison(rows, framework, scenario).best(),
+                highlight_color=LEADER_COLOR,
                 title=f"{framework}: {scenario}",
                 ax=ax,
             )
             if scenario != scenarios[0]:
                 ax.tick_params(labelleft=False)
+    legend = [
+        Patch(color=LEADER_COLOR, label="fastest, or tied with it: range overlaps the leader's"),
+        Patch(color=COMPUTE_COLOR, label="slower: range clear of the leader's"),
+    ]
+    fig.legend(handles=legend, loc="outside lower center", ncols=2, frameon=False)
     if title:
         fig.suptitle(title, fontweight="bold")
     return fig

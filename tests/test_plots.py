@@ -63,6 +63,13 @@ def test_liveplot_colours_follow_labels_across_panels(clock):
 def test_static_plots(clock):
     fig = plots.comparison_bars({"slow": 100.0, "fast": 1000.0}, highlight="slow")
     assert len(fig.axes[0].patches) == 2
+    fig = plots.comparison_bars({"a": 1.0, "b": 2.0}, highlight="b", highlight_color="#009E73")
+    from matplotlib.colors import to_hex
+
+    assert [to_hex(p.get_facecolor()) for p in fig.axes[0].patches] == [
+        plots.COMPUTE_COLOR.lower(),
+        "#009e73",
+    ]
     with pytest.raises(ValueError, match="nothing to compare"):
         plots.comparison_bars({})
 
@@ -117,6 +124,24 @@ def test_liveplot_panel_view_routes_updates(clock):
     assert list(live.axes[0].get_lines()[0].get_ydata()) == [1.0]
     with pytest.raises(ValueError, match="no panel 'nope'"):
         live.panel("nope")
+
+
+def test_liveplot_panel_view_forwards_new_run(clock):
+    live = plots.LivePlot(panels=("cheap", "costly"), clock=clock, show=False)
+    view = live.panel("costly")
+    view.update("a", 0.0, 1.0)
+    view.update("a", 1.0, 2.0)
+    view.new_run("a")  # a repeat: a second line from x = 0, not a zigzag back
+    view.update("a", 0.0, 3.0)
+    live.close()
+    lines = live.axes[1].get_lines()
+    assert [list(line.get_ydata()) for line in lines] == [[1.0, 2.0], [3.0]]
+    assert lines[0].get_color() == lines[1].get_color()
+    dotted = plots.LivePlot(clock=clock, show=False, marker="o")
+    dotted.update("short run", 0.1, 5.0)  # one point: visible only as a marker
+    dotted.close()
+    assert dotted.axes[0].get_lines()[0].get_marker() == "o"
+    assert live.axes[0].get_lines() == [] and lines[0].get_marker() in ("None", "none", None)
 
 
 def test_producer_consumer_timeline_draws_two_lanes_per_run(clock):

@@ -242,6 +242,8 @@ def test_decision_guide_prints_each_questions_verdict_and_ties_as_ties():
         return showdown.Row(fw, scenario, technique, runs[0], 0.1, 1.0, 1.0, 0.5, False, runs)
 
     rows = [
+        row("PyTorch", cpu, "DataLoader, per-index (default)", [100.0, 105.0, 110.0]),
+        row("PyTorch", cpu, "DataLoader, per-index, 2 workers", [104.0, 108.0, 112.0]),
         row("PyTorch", cpu, "DataLoader, batched sampler", [100.0, 101.0, 102.0]),
         row("PyTorch", cpu, "DataLoader, batched sampler, 2 workers", [200.0, 210.0, 220.0]),
         row("PyTorch", io, "DataLoader, batched sampler", [100.0, 110.0, 120.0]),
@@ -252,11 +254,67 @@ def test_decision_guide_prints_each_questions_verdict_and_ties_as_ties():
     guide = showdown.decision_guide(rows).splitlines()
     assert len(guide) == 2 + len(showdown.guide_questions())
     lines = {line.split(" | ")[0].lstrip("| "): line for line in guide[2:]}
+    # Worker processes get one row per sampler, and here the two pairs disagree.
     assert (
         "2 workers is 2.1x faster than DataLoader, batched sampler (range 2.0-2.2x)"
-        in (lines["CPU-bound work: worker processes?"])
+        in (lines["CPU-bound work: worker processes (batched sampler)?"])
     )
-    assert "tie: their ranges overlap" in lines["Waiting on I/O: worker processes?"]
+    assert "tie: their ranges overlap" in lines["CPU-bound work: worker processes (per-index)?"]
+    assert (
+        "tie: their ranges overlap"
+        in (lines["Waiting on I/O: worker processes (batched sampler)?"])
+    )
+    assert lines["Waiting on I/O: worker processes (per-index)?"].endswith("| not in this run |")
     assert "ran once: no verdict" in lines["Waiting on I/O: worker threads?"]
     assert lines["Cheap samples: index whole batches?"].endswith("| not in this run |")
-    assert "4 workers" in showdown.guide_questions(4)[3][4]
+    pairs = {q: (base, cand) for q, _, _, base, cand in showdown.guide_questions(4)}
+    assert pairs["CPU-bound work: worker processes (per-index)?"] == (
+        "DataLoader, per-index (default)",
+        "DataLoader, per-index, 4 workers",
+    )
+    assert pairs["CPU-bound work: worker processes (batched sampler)?"][1].endswith("4 workers")
+
+
+def test_plot_matrix_marks_the_leaders_in_a_neutral_colour_with_a_legend():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.colors import to_hex
+
+    from helpers.plots import WAIT_COLOR
+
+    def row(technique, runs):
+        return showdown.Row("PyTorch", "s", technique, runs[1], 0.1, 1.0, 1.0, 0.5, False, runs)
+
+    rows = [row("slow", [10.0, 11.0, 12.0]), row("fast", [50.0, 52.0, 54.0])]
+    rows.append(row("close", [45.0, 49.0, 51.0]))
+    fig = showdown.plot_matrix(rows)
+    colors = [to_hex(p.get_facecolor()) for p in fig.axes[0].patches]
+    assert colors.count(showdown.LEADER_COLOR.lower()) == 2  # fast, and close (tied)
+    assert WAIT_COLOR.lower() not in colors  # orange means "waiting for data" elsewhere
+    (legend,) = fig.legends
+    assert "tied with it" in legend.get_texts()[0].get_text()
+
+
+def test_repeats_start_new_lines_in_the_live_plot():
+    class Recorder:
+        panels = ("samples/s",)
+
+        def __init__(self):
+            self.calls = []
+
+        def update(self, label, x, y, **kwargs):
+            self.calls.append(("update", label))
+
+        def new_run(self, label):
+            self.calls.append(("new_run", label))
+
+    X, y = data.make_signals(256, 32, 3, seed=0)
+    order = np.arange(256)
+    loaders = showdown.torch_loaders(X, y, order, 16, data.SampleWork(), num_workers=0)
+    loaders = {k: loaders[k] for k in ["DataLoader, per-index (default)"]}
+    live = Recorder()
+    showdown.run_torch(loaders, scenario="s", num_classes=3, epochs=1, repeats=3, live=live)
+    assert [c for c in live.calls if c[0] == "new_run"] == [
+        ("new_run", "DataLoader, per-index (default)")
+    ] * 2
