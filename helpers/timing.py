@@ -165,7 +165,9 @@ def measure(
 
     For every batch, the time spent in ``next()`` is the *wait* and the time in
     ``step(batch)`` (if given) is the *step*. ``warmup`` batches run first and are
-    excluded from the statistics; ``max_batches`` caps the measured batches. Samples
+    excluded from the statistics; ``max_batches`` caps the batches consumed after the
+    warm-up (measured, or left out after a pause: see below), so a training run takes the
+    same number of steps however often the harness paused. Samples
     per batch come from ``count(batch)`` (default: first dimension of the batch or of
     its first element). Every ``poll_interval_s`` (or 20x the cost of one memory
     reading, if that is longer) the harness samples memory and sends samples/s so far
@@ -251,6 +253,8 @@ def measure(
             when, seconds = pauses[-1]
             pauses[-1] = (when, tc - when)
             paused += tc - when - seconds
+            if n_batches + redrained >= limit:
+                break
             ta = clock()
             continue
         n = count(batch)
@@ -270,7 +274,7 @@ def measure(
                 redrain = queue_batches
             # A PSS reading of a process tree costs milliseconds: poll at most 5% of the time.
             next_poll = t_after + max(poll_interval_s, 20 * poll_cost)
-        if n_batches >= limit:
+        if n_batches + redrained >= limit:  # the same batches consumed, paused or not
             break
         ta = clock()
     t_end = clock()

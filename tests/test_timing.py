@@ -235,3 +235,26 @@ def test_batches_a_queue_made_while_the_harness_paused_are_left_out(clock, warmu
     assert m.elapsed_s == pytest.approx(m.batches * 1.0)  # pauses and redrained time left out
     assert m.samples_per_s == pytest.approx(4.0)
     assert np.all(np.diff(m.start_s) == pytest.approx(1.0))  # the timeline has no gaps
+
+
+def test_max_batches_counts_the_batches_left_out_too(clock):
+    """A training run takes the same number of steps however often the harness paused."""
+    steps = []
+
+    def loader():
+        for _ in range(50):
+            clock.advance(1.0)
+            yield np.zeros((4, 1))
+
+    m = timing.measure(
+        loader(),
+        steps.append,
+        warmup=3,
+        max_batches=12,
+        live=_Sink(clock),
+        poll_interval_s=2.5,
+        clock=clock,
+        track_memory=False,
+    )
+    assert m.redrained_batches > 0
+    assert len(steps) == 3 + 12 and m.batches == 12 - m.redrained_batches
