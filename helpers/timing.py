@@ -159,6 +159,7 @@ def measure(
     track_memory: bool = True,
     poll_interval_s: float = 0.1,
     before_timing: Callable[[], Any] | None = None,
+    refill_batches: int | None = None,
     clock: Clock = time.perf_counter,
 ) -> Measurement:
     """Drive ``batches`` like a training loop and time it.
@@ -181,6 +182,8 @@ def measure(
     memory reading and ``before_timing`` that precede the clock) the next ``warmup - 1``
     batches, the queue that may have refilled meanwhile, are left out of every figure as
     well (``redrained_batches``); with ``warmup=1`` (no queue) nothing is left out.
+    ``refill_batches`` sets that number when the warm-up is longer than the queue (a
+    loader with no queue warmed up for several steps: pass 0).
 
     ``before_timing()`` is called once, after the warm-up and before the clock starts:
     the place to record a state the figures depend on (say, how much of a file is in
@@ -214,7 +217,10 @@ def measure(
     stamps: list[float] = []  # ta, tb, tc per batch: before next(), after next(), after step
     sizes: list[int] = []
     add_stamps, add_size = stamps.extend, sizes.append
-    queue_batches = max(warmup - 1, 0)  # what a queue may make while the harness pauses
+    # What a queue may make while the harness pauses.
+    queue_batches = max(warmup - 1, 0) if refill_batches is None else refill_batches
+    if queue_batches < 0:
+        raise ValueError(f"refill_batches must be >= 0, got {refill_batches}")
     if memory is not None and warm_batches:
         memory.poll()  # workers are up by now: a run shorter than one poll still counts them
     if before_timing is not None:

@@ -153,6 +153,7 @@ def train(
     live: Any = None,
     progress: bool | None = None,
     before_timing: Callable[[], Any] | None = None,
+    refill_batches: int | None = None,
 ) -> TrainResult:
     """Train ``model`` with Adam and cross-entropy on ``(x, y)`` batches; time each step.
 
@@ -169,7 +170,8 @@ def train(
     loss, it is recorded during the step and drawn between steps, outside the timing.
     ``progress`` shows a tqdm bar (default: when there is no live plot).
     ``before_timing`` is passed to :func:`helpers.timing.measure`: called once, after
-    the warm-up steps, right before the clock starts.
+    the warm-up steps, right before the clock starts. ``refill_batches`` too (0 for a
+    loader without a prefetch queue warmed up for several steps).
     """
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
@@ -242,6 +244,7 @@ def train(
             max_batches=max_steps,
             live=live,
             before_timing=before_timing,
+            refill_batches=refill_batches,
         )
     finally:
         if bar is not None:

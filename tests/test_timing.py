@@ -214,8 +214,10 @@ class _Sink:
         self.clock.advance(0.5)
 
 
-@pytest.mark.parametrize("warmup, left_out", [(1, 0), (3, 2)])
-def test_batches_a_queue_made_while_the_harness_paused_are_left_out(clock, warmup, left_out):
+@pytest.mark.parametrize("warmup, refill, left_out", [(1, None, 0), (3, None, 2), (3, 0, 0)])
+def test_batches_a_queue_made_while_the_harness_paused_are_left_out(
+    clock, warmup, refill, left_out
+):
     """After each pause (here: one live update), warmup - 1 batches are left out with
     their time: a prefetching loader would have made them off the clock."""
 
@@ -226,7 +228,13 @@ def test_batches_a_queue_made_while_the_harness_paused_are_left_out(clock, warmu
 
     sink = _Sink(clock)
     m = timing.measure(
-        loader(), warmup=warmup, live=sink, poll_interval_s=5.5, clock=clock, track_memory=False
+        loader(),
+        warmup=warmup,
+        refill_batches=refill,
+        live=sink,
+        poll_interval_s=5.5,
+        clock=clock,
+        track_memory=False,
     )
     polls = len(sink.points) - 1  # the last update comes after the end
     assert polls >= 1
