@@ -199,18 +199,24 @@ def measure(
     memory = PeakMemory() if track_memory else None
     it = iter(batches)
     warm_batches = warm_samples = 0
+
+    def warm_up(n: int) -> None:
+        """Consume (and step) up to ``n`` batches off the clock, counted as warm-up."""
+        nonlocal warm_batches, warm_samples, count
+        for _ in range(n):
+            try:
+                batch = next(it)
+            except StopIteration:
+                return
+            if step is not None:
+                step(batch)
+            if count is None:
+                count = _sample_counter(batch)
+            warm_batches += 1
+            warm_samples += count(batch)
+
     t_begin = clock()
-    for _ in range(warmup):
-        try:
-            batch = next(it)
-        except StopIteration:
-            break
-        if step is not None:
-            step(batch)
-        if count is None:
-            count = _sample_counter(batch)
-        warm_batches += 1
-        warm_samples += count(batch)
+    warm_up(warmup)
 
     # The hot loop: three clock readings (two without a step) and two appends per batch;
     # the per-batch arrays are built afterwards.
@@ -226,15 +232,7 @@ def measure(
     if before_timing is not None:
         before_timing()
     if warm_batches and (before_timing is not None or memory is not None):
-        for _ in range(queue_batches):  # drain again what the queue made meanwhile
-            try:
-                batch = next(it)
-            except StopIteration:
-                break
-            if step is not None:
-                step(batch)
-            warm_batches += 1
-            warm_samples += count(batch)
+        warm_up(queue_batches)  # drain again what the queue made meanwhile
     samples = 0
     pauses: list[tuple[float, float]] = []  # (when, seconds) of the harness's own work
     paused = 0.0
