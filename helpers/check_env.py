@@ -22,7 +22,15 @@ from .data import GENERATED_DIR, REAL_DIR, REPO_ROOT
 
 REQUIREMENTS = REPO_ROOT / "requirements.txt"
 #: Modules imported to prove a package works, not just that it is installed.
-IMPORT_CHECKS = {"torch": "torch", "tensorflow": "tensorflow", "pillow": "PIL", "nbval": "nbval"}
+IMPORT_CHECKS = {
+    "torch": "torch",
+    "tensorflow": "tensorflow",
+    "pillow": "PIL",
+    "nbval": "nbval",
+    "torchdata": "torchdata.stateful_dataloader",
+    "h5py": "h5py",
+    "webdataset": "webdataset",
+}
 _PIN = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*==\s*([^\s#;]+)")
 
 
