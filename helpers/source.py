@@ -17,6 +17,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _where(path: Path) -> Path:
+    """How a source file is named: relative to the repository, or, for an installed
+    package, from the package down (``webdataset/utils.py``), never a machine path."""
+    if "site-packages" in path.parts:
+        return Path(*path.parts[len(path.parts) - path.parts[::-1].index("site-packages") :])
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else Path(path.name)
+
+
 def source_text(*objects: Any) -> str:
     """Markdown: a caption naming each object's file, then its code in a fenced block."""
     if not objects:
@@ -28,7 +36,7 @@ def source_text(*objects: Any) -> str:
             code = inspect.getsource(obj)
         except (TypeError, OSError) as exc:
             raise TypeError(f"cannot show the source of {obj!r}: {exc}") from None
-        where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+        where = _where(path)
         name = getattr(obj, "__qualname__", getattr(obj, "__name__", ""))
         parts.append(f"`{name}` from `{where.as_posix()}`:\n\n```python\n{code.rstrip()}\n```")
     return "\n\n".join(parts)
