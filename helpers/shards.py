@@ -302,6 +302,22 @@ class NpyBatches(Dataset):
         return torch.from_numpy(self.X[idx]), torch.from_numpy(self.y[idx]), torch.from_numpy(idx)
 
 
+class InMemoryBatches(Dataset):
+    """The control: batches sliced from arrays already in memory, ``(x, y, ids)`` like
+    :class:`H5Batches`. No file and next to no work, so through ``DataLoader`` workers
+    its time per batch is what handing a batch to the main process costs."""
+
+    def __init__(self, X: np.ndarray, y: np.ndarray) -> None:
+        self.X, self.y = X, y
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def __getitem__(self, indices: Sequence[int]) -> tuple[torch.Tensor, ...]:
+        idx = np.sort(np.asarray(indices))
+        return torch.from_numpy(self.X[idx]), torch.from_numpy(self.y[idx]), torch.from_numpy(idx)
+
+
 class AnyFormat(Dataset):
     """Several map-style datasets behind one: ``dataset[(name, indices)]`` reads batch
     ``indices`` from ``datasets[name]``. One persistent ``DataLoader`` (workers started

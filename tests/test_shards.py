@@ -67,6 +67,7 @@ def test_any_format_loader_exactly_once_and_equal(files, arrays, workers):
             "npy": shards.NpyBatches(root / "npy" / "X.npy", root / "npy" / "y.npy"),
             "h5": shards.H5Batches(root / "h5" / "c.h5"),
             "h5z": shards.H5Batches(root / "h5" / "z.h5"),
+            "memory": shards.InMemoryBatches(X, y),
         }
     )
     plan = shards.EpochPlan(N, BATCH, seed=0)
@@ -74,7 +75,7 @@ def test_any_format_loader_exactly_once_and_equal(files, arrays, workers):
         ds, sampler=plan, batch_size=None, num_workers=workers, persistent_workers=workers > 0
     )
     orders = []
-    for name in ("npy", "h5", "h5z"):
+    for name in ("npy", "h5", "h5z", "memory"):
         for shuffled in (False, True):
             plan.name, plan.shuffled = name, shuffled
             ids = shards.verify_batches(list(loader), X, y)
