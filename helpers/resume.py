@@ -9,6 +9,8 @@ with ``show_source`` where it teaches it:
   ``position``; three numbers are its whole state.
 - :func:`save_checkpoint`: model, optimizer and loader state in one file, written
   atomically (temporary file in the same folder, flush, fsync, ``os.replace``).
+- :func:`kill_while_saving`: a real crash while writing: ``SIGKILL`` a child that keeps
+  saving big checkpoints through :func:`save_checkpoint` (:func:`keep_saving`) mid-write.
 - :func:`train_with_sampler` and :func:`train_with_stateful_loader`: one epoch of the
   project's 1D CNN that checkpoints every ``every`` steps, resumes from the last
   checkpoint if there is one, and logs the sample ids of every batch it is handed.
@@ -400,6 +402,76 @@ def run_child(
         raise RuntimeError(f"{kind} child finished its epoch before step {kill_at}: no crash")
     first = wall_s if first_step_s is None else first_step_s
     return ChildRun(kind, log, proc.returncode, kill_at, first, wall_s)
+
+
+def keep_saving(path: str | os.PathLike, megabytes: int) -> None:
+    """What the child of :func:`kill_while_saving` runs: save a checkpoint holding a
+    ``megabytes`` MB tensor over ``path`` with :func:`save_checkpoint`, step 1, 2, ...,
+    until it is killed."""
+    big = torch.zeros(megabytes * 2**20 // 4)  # float32: 4 bytes each
+    step = 0
+    while True:
+        step += 1
+        save_checkpoint(path, {"big": big, "step": step})
+
+
+@dataclass
+class KilledWriter:
+    """What :func:`kill_while_saving` saw: the child's ``returncode`` (``-9``: killed),
+    the temporary file's bytes when the kill landed and after it, and the full
+    checkpoint's bytes (``temp_bytes_after < full_bytes``: cut short while writing)."""
+
+    returncode: int
+    temp_bytes_at_kill: int
+    temp_bytes_after: int
+    full_bytes: int
+
+
+def kill_while_saving(
+    path: str | os.PathLike, megabytes: int = 64, timeout_s: float = 60.0
+) -> KilledWriter:
+    """A real crash while writing: start a child that keeps saving ``megabytes`` MB
+    checkpoints over ``path`` (:func:`keep_saving`), watch the folder, and ``SIGKILL``
+    the child's process group as soon as a temporary file holds some but not all of a
+    checkpoint's bytes. ``path`` must already hold a checkpoint of the same size (its
+    size is the full size). The group is killed in ``finally`` too."""
+    path = Path(path)
+    full = path.stat().st_size
+    code = (
+        "import sys; from helpers.resume import keep_saving; "
+        "keep_saving(sys.argv[1], int(sys.argv[2]))"
+    )
+    args = [sys.executable, "-c", code, str(path), str(megabytes)]
+    proc = subprocess.Popen(
+        args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
+    STARTED_GROUPS.append(proc.pid)
+    start, at_kill = time.perf_counter(), None
+    try:
+        while at_kill is None:
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"writer child exited with {proc.returncode}: {proc.stderr.read()[-2000:]!r}"
+                )
+            if time.perf_counter() - start > timeout_s:
+                raise TimeoutError(f"no temporary file caught mid-write in {timeout_s} s")
+            for name in stale_temp_files(path.parent):
+                with contextlib.suppress(FileNotFoundError):  # renamed meanwhile
+                    size = (path.parent / name).stat().st_size
+                    if 0 < size < full:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                        at_kill = size
+                        break
+            time.sleep(0.0005)
+        proc.wait(timeout=timeout_s)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        proc.stderr.close()
+    temps = [path.parent / name for name in stale_temp_files(path.parent)]
+    after = max((t.stat().st_size for t in temps), default=0)
+    return KilledWriter(proc.returncode, at_kill, after, full)
 
 
 #: Helpers the multiprocessing module starts once per interpreter and keeps for its

@@ -136,6 +136,26 @@ def test_saving_in_place_cut_short_loses_the_checkpoint(tmp_path, fraction):
         resume.load_checkpoint(tmp_path / "c.pt")
 
 
+def test_a_writer_killed_by_sigkill_mid_save_leaves_the_previous_checkpoint(tmp_path):
+    """A real crash: a child saving 16 MB checkpoints through save_checkpoint is
+    SIGKILLed while its temporary file is partly written."""
+    big = torch.zeros(16 * 2**20 // 4)
+    resume.save_checkpoint(tmp_path / "c.pt", {"big": big, "step": 0})
+    killed = resume.kill_while_saving(tmp_path / "c.pt", megabytes=16)
+    assert killed.returncode == -9
+    assert 0 < killed.temp_bytes_at_kill <= killed.temp_bytes_after < killed.full_bytes
+    loaded = resume.load_checkpoint(tmp_path / "c.pt")  # the previous one, whole
+    assert loaded["step"] >= 0 and torch.equal(loaded["big"], big)
+    assert len(resume.stale_temp_files(tmp_path)) == 1
+    assert resume.live_processes() == []
+
+
+def test_kill_while_saving_reports_a_failing_writer(tmp_path):
+    (tmp_path / "c.pt").write_bytes(b"x" * 100)
+    with pytest.raises(RuntimeError, match="writer child exited"):
+        resume.kill_while_saving(tmp_path / "c.pt", megabytes=-1)
+
+
 def test_missing_checkpoint_names_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.pt"):
         resume.load_checkpoint(tmp_path / "nope.pt")
