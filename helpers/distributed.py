@@ -347,6 +347,35 @@ def listening(pids: Sequence[int]) -> list[dict[str, Any]]:
     return rows
 
 
+def loopback_store(timeout_s: float = 30.0) -> torch.distributed.TCPStore:
+    """A ``TCPStore`` server that listens on 127.0.0.1 only, on a port the OS picks.
+
+    Given a host name, ``TCPStore`` still binds every interface (pytorch/pytorch#173909);
+    given a socket already bound to loopback (``master_listen_fd``), it listens on that
+    socket and takes it over. ``torchrun`` has no option to hand one over, so this is for
+    launches that build their own store (``init_process_group(store=...)``)."""
+    import socket
+    from datetime import timedelta
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+    except BaseException:
+        sock.close()
+        raise
+    fd = sock.detach()  # the store owns the descriptor from here on
+    return torch.distributed.TCPStore(
+        "127.0.0.1",
+        port,
+        is_master=True,
+        wait_for_workers=False,
+        timeout=timedelta(seconds=timeout_s),
+        master_listen_fd=fd,
+    )
+
+
 def is_loopback(ip: str) -> bool:
     """True for 127.0.0.0/8, ::1 and ::ffff:127.x; False for ``::``/``0.0.0.0`` (every
     interface) and for real interface addresses."""

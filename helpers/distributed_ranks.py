@@ -11,6 +11,7 @@ counts them. Ranks join a ``gloo`` process group over loopback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import time
@@ -91,6 +92,27 @@ def stream_ids(dataset: Any, num_workers: int, start_method: str | None) -> dict
     return {"ids": ids, "workers": workers}
 
 
+def join_training(n: int, rank: int, world: int, batch: int = 4) -> dict[str, Any]:
+    """DDP training over uneven shards: :class:`UnpaddedSampler` gives the ranks 501
+    and 500 of 1001 samples, so 126 and 125 batches of 4. Inside ``model.join()`` the
+    rank that runs out first shadows the other's gradient ``all_reduce``; without it,
+    the rank with the extra batch would wait forever. Returns the ids each rank trained
+    on, its steps, and its final weights."""
+    torch.manual_seed(0)
+    model = DistributedDataParallel(torch.nn.Linear(1, 1))  # rank 0's weights, broadcast
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    loader = DataLoader(IdDataset(n), batch_size=batch, sampler=UnpaddedSampler(n, rank, world))
+    ids: list[int] = []
+    with model.join():  # torch.distributed.algorithms.Join for DDP
+        for batch_ids in loader:
+            x = batch_ids.to(torch.float32).unsqueeze(1) / n
+            optimizer.zero_grad()
+            F.mse_loss(model(x), 2 * x).backward()  # all_reduce (shadowed once joined)
+            optimizer.step()
+            ids += batch_ids.tolist()
+    return {"ids": ids, "steps": len(loader), "weights": flat_weights(model.module).tolist()}
+
+
 def run_counting(args: argparse.Namespace, rank: int, world: int) -> dict[str, Any]:
     """Samplers (padding, drop_last, exactly once), set_epoch, IterableDataset sharding."""
     n = args.samples
@@ -105,6 +127,7 @@ def run_counting(args: argparse.Namespace, rank: int, world: int) -> dict[str, A
     values = torch.arange(n, dtype=torch.float64) % 7  # a per-sample metric, known exactly
     out["mean padded"] = padded_mean(values, out["sampler default"])
     out["mean exact"] = exact_mean(values, unpadded)
+    out["join"] = join_training(n, rank, world)
     for set_epoch in (False, True):
         out[f"epochs set_epoch={set_epoch}"] = epoch_orders(
             args.shuffle_samples, rank, world, 3, set_epoch
@@ -118,59 +141,76 @@ def run_counting(args: argparse.Namespace, rank: int, world: int) -> dict[str, A
 
 
 # --------------------------------------------------------------------------- training
-def train_steps(model: torch.nn.Module, loader: DataLoader, steps: int, warmup: int) -> float:
-    """Train ``warmup`` + ``steps`` steps with Adam; seconds the ``steps`` took."""
+def train_steps(
+    model: torch.nn.Module, loader: DataLoader, steps: int, warmup: int, sync: bool = True
+) -> tuple[float, float]:
+    """Train ``warmup`` + ``steps`` steps with Adam. Returns the wall seconds and the
+    CPU seconds of this process (all its threads) the ``steps`` took. ``sync=False``
+    runs a DDP model inside ``no_sync()``: the same compute, no gradient ``all_reduce``."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     batches = iter(loader)
-    start = 0.0
-    for step in range(warmup + steps):
-        if step == warmup:
-            if dist.is_initialized() and isinstance(model, DistributedDataParallel):
-                dist.barrier()  # all ranks start the clock together
-            start = time.perf_counter()
-        x, y = next(batches)
-        optimizer.zero_grad()
-        F.cross_entropy(model(x), y).backward()  # DDP averages the gradients here
-        optimizer.step()
-    return time.perf_counter() - start
+    no_sync = model.no_sync() if not sync else contextlib.nullcontext()
+    start = cpu = 0.0
+    with no_sync:
+        for step in range(warmup + steps):
+            if step == warmup:
+                if dist.is_initialized() and isinstance(model, DistributedDataParallel):
+                    dist.barrier()  # all ranks start the clock together
+                start, cpu = time.perf_counter(), time.process_time()
+            x, y = next(batches)
+            optimizer.zero_grad()
+            F.cross_entropy(model(x), y).backward()  # DDP averages the gradients here
+            optimizer.step()
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def run_training(args: argparse.Namespace, rank: int, world: int, out_dir: Path) -> dict[str, Any]:
     """DDP vs one process, interleaved: ``repeats`` rounds of (one process with 1
-    thread, one process with ``world`` threads, ``world`` DDP ranks with 1 thread each).
-    One process trains on the global batch (``world * batch``), in the same order."""
+    thread, one process with ``world`` threads, ``world`` DDP ranks with 1 thread each,
+    the same ranks without gradient sync). One process trains on the global batch
+    (``world * batch``), in the same order. Records samples/s and cores busy (CPU
+    seconds of all ranks / wall seconds) per window."""
     batch, steps, warmup = args.batch, args.steps, 5
     n = world * batch * (steps + warmup)
     X, y = make_signals(n, 128, 4, seed=0)
     dataset = TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
     one_sampler = DistributedSampler(dataset, num_replicas=1, rank=0, shuffle=True, seed=0)
     ddp_sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=0)
-    out: dict[str, Any] = {"threads": torch.get_num_threads(), "samples/s": {}, "idle cpu s": []}
+    out: dict[str, Any] = {"threads": torch.get_num_threads(), "samples/s": {}, "cores busy": {}}
+    out["idle cpu s"] = []
     rates: dict[str, list[float]] = out["samples/s"]
-    me = __import__("psutil").Process()
+    busy: dict[str, list[float]] = out["cores busy"]
     weights: dict[str, np.ndarray] = {}
     for _ in range(args.repeats):
         for threads in (1, world):
             label = f"1 process, {threads} thread{'s' if threads > 1 else ''}"
-            cpu0 = sum(me.cpu_times()[:2])
+            cpu0 = time.process_time()
             if rank == 0:
                 torch.set_num_threads(threads)
                 model = build_cnn(4, seed=0)
                 loader = DataLoader(dataset, batch_size=world * batch, sampler=one_sampler)
-                seconds = train_steps(model, loader, steps, warmup)
+                seconds, cpu = train_steps(model, loader, steps, warmup)
                 rates.setdefault(label, []).append(world * batch * steps / seconds)
+                busy.setdefault(label, []).append(cpu / seconds)
                 weights[label] = flat_weights(model)
                 torch.set_num_threads(out["threads"])
             dist.barrier()  # the other ranks wait here, idle (their CPU time is recorded)
             if rank != 0:
-                out["idle cpu s"].append(sum(me.cpu_times()[:2]) - cpu0)
-        model = DistributedDataParallel(build_cnn(4, seed=0))
-        loader = DataLoader(dataset, batch_size=batch, sampler=ddp_sampler)
-        seconds = torch.tensor([train_steps(model, loader, steps, warmup)])
-        dist.all_reduce(seconds, op=dist.ReduceOp.MAX)  # the slowest rank sets the pace
-        label = f"{world} DDP ranks, 1 thread each"
-        rates.setdefault(label, []).append(world * batch * steps / seconds.item())
-        weights["ddp"] = flat_weights(model.module)
+                out["idle cpu s"].append(time.process_time() - cpu0)
+        for sync in (True, False):
+            model = DistributedDataParallel(build_cnn(4, seed=0))
+            loader = DataLoader(dataset, batch_size=batch, sampler=ddp_sampler)
+            seconds, cpu = train_steps(model, loader, steps, warmup, sync=sync)
+            wall = torch.tensor([seconds])
+            dist.all_reduce(wall, op=dist.ReduceOp.MAX)  # the slowest rank sets the pace
+            cpus = torch.tensor([cpu])
+            dist.all_reduce(cpus)  # CPU seconds of all ranks
+            label = f"{world} DDP ranks, 1 thread each"
+            label = label if sync else f"{world} ranks, no gradient sync"
+            rates.setdefault(label, []).append(world * batch * steps / wall.item())
+            busy.setdefault(label, []).append(cpus.item() / wall.item())
+            if sync:
+                weights["ddp"] = flat_weights(model.module)
     np.savez(out_dir / f"weights{rank}.npz", **weights)
     return out
 

@@ -26,7 +26,7 @@ from helpers.distributed import (
     counts,
     plan,
 )
-from helpers.distributed_ranks import epoch_orders, exact_mean, sampler_ids
+from helpers.distributed_ranks import epoch_orders, exact_mean, join_training, sampler_ids
 
 
 def stream(dataset, num_workers=0, context=None):
@@ -146,6 +146,17 @@ def test_exact_mean_on_a_one_rank_group(tmp_path):
         dist.destroy_process_group()
 
 
+def test_join_training_trains_on_every_sample_once_on_a_one_rank_group(tmp_path):
+    store = dist.FileStore(str(tmp_path / "store"), 1)
+    dist.init_process_group("gloo", store=store, rank=0, world_size=1)
+    try:
+        out = join_training(11, 0, 1, batch=4)
+    finally:
+        dist.destroy_process_group()
+    assert sorted(out["ids"]) == list(range(11)) and out["steps"] == 3
+    assert len(out["weights"]) == 2
+
+
 # --------------------------------------------------------------------------- processes
 def test_stop_process_kills_the_whole_group():
     code = (
@@ -245,3 +256,14 @@ def test_sharded_ids_read_the_rank_when_built_not_in_the_worker():
     # The broken one asks in __iter__: without a group it ignores the rank it was given.
     late = distributed.RankInWorkerIds(10, rank=1, world_size=2)
     assert sorted(stream(late)[0]) == list(range(10))
+
+
+def test_loopback_store_listens_on_loopback_only_and_serves():
+    from datetime import timedelta
+
+    store = distributed.loopback_store()
+    mine = [s for s in distributed.listening([os.getpid()]) if s["port"] == store.port]
+    assert mine and all(distributed.is_loopback(s["ip"]) for s in mine), mine
+    client = dist.TCPStore("127.0.0.1", store.port, timeout=timedelta(seconds=10))
+    client.set("key", "value")
+    assert store.get("key") == b"value"
