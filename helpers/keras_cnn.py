@@ -167,7 +167,7 @@ class ZeroWaitControl:
         return (
             f"zero-wait control: {self.step_s * 1e3:.2f} ms per step "
             f"({self.samples_per_s:,.0f} samples/s, median of its runs); its runs differ by up to "
-            f"{self.own_wait_share:+.1%}: the wait estimate's noise floor is "
+            f"{abs(self.own_wait_share):.1%}: the wait estimate's noise floor is "
             f"±{abs(self.own_wait_share):.1%}"
         )
 

@@ -34,6 +34,7 @@ import json
 import math
 import multiprocessing
 import os
+import re
 import shutil
 import struct
 import tarfile
@@ -801,8 +802,10 @@ def shard_plan(
 
 # --------------------------------------------------------------------------- bad files
 def truncate_copy(src: str | os.PathLike, dst: str | os.PathLike, keep: int) -> Path:
-    """Copy the first ``keep`` bytes of ``src`` to ``dst`` (an interrupted copy)."""
+    """Copy the first ``keep`` bytes of ``src`` to ``dst`` (an interrupted copy); makes
+    ``dst``'s folder if needed."""
     dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
     dst.write_bytes(Path(src).read_bytes()[:keep])
     return dst
 
@@ -812,6 +815,20 @@ def tar_member_boundary(path: str | os.PathLike, member: int) -> int:
     still reads as a complete, shorter archive)."""
     with tarfile.open(path) as tar:
         return tar.getmembers()[member].offset
+
+
+def tfrecord_boundary(path: str | os.PathLike, record: int) -> int:
+    """The byte offset where record ``record`` of a TFRecord file starts, from its length
+    headers (cut there, the file still reads as complete, with ``record`` records)."""
+    offset = 0
+    with open(path, "rb") as f:
+        for k in range(record):
+            header = f.read(12)
+            if len(header) < 12:
+                raise ValueError(f"{Path(path).name}: has {k} records, not {record}")
+            offset += 12 + struct.unpack("<Q", header[:8])[0] + 4
+            f.seek(offset)
+    return offset
 
 
 def corrupt_copy(src: str | os.PathLike, dst: str | os.PathLike, at: int, size: int = 64) -> Path:
@@ -830,6 +847,18 @@ def error_text(e: BaseException, *folders: str | os.PathLike) -> str:
     for folder in folders:
         message = message.replace(f"{Path(folder)}{os.sep}", "")
     return message
+
+
+def tf_error_text(e: BaseException) -> str:
+    """``"TypeName: message"`` for a TensorFlow error, first line only, without the
+    ``{{function_node ...}}`` prefix eager iteration adds, the empty trailing ``name:``,
+    and the unmatched quote of TensorFlow's "truncated record at N' failed with"."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    text = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", text)
+    text = re.sub(r"\s*name:\s*$", "", text)
+    if text.count("'") == 1:  # a lone quote pairs with nothing: drop it
+        text = text.replace("'", "")
+    return f"{type(e).__name__}: {text}"
 
 
 def verify_batches(batches: Iterable[Sequence[Any]], X: np.ndarray, y: np.ndarray) -> np.ndarray:

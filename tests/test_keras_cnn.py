@@ -33,6 +33,9 @@ def test_fit_records_steps_and_learns():
 def test_data_wait_estimate_arithmetic():
     control = keras_cnn.ZeroWaitControl(step_s=1.0, own_wait_share=0.02, batch_size=64)
     assert control.samples_per_s == pytest.approx(64.0)
+    slower = keras_cnn.ZeroWaitControl(step_s=1.0, own_wait_share=-0.02, batch_size=64)
+    for c in (control, slower):  # the spread reads unsigned, whichever run was off
+        assert "differ by up to 2.0%: the wait estimate's noise floor is ±2.0%" in c.summary()
     run = keras_cnn.KerasRun("x", 4, 1.0, np.array([1.0, 3.0]), np.array([0.5, 0.4]), control)
     assert run.data_wait_share == pytest.approx(1 - 1.0 / 2.0)  # mean step 2 s, control 1 s
     assert "noise floor ±2.0%" in run.summary()

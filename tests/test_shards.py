@@ -301,6 +301,23 @@ def test_error_text_cuts_folders(tmp_path):
     assert shards.error_text(e, tmp_path) == "ValueError: x.tar: broken"
 
 
+def test_tf_error_text_strips_prefix_suffix_and_lone_quote():
+    class DataLossError(Exception):
+        pass
+
+    raw = (
+        "{{function_node __wrapped__IteratorGetNext_output_types_1_device_/job:localhost/"
+        "replica:0/task:0/device:CPU:0}} truncated record at 1160' failed with Read less "
+        "bytes than requested [Op:IteratorGetNext] name: "
+    )
+    assert shards.tf_error_text(DataLossError(raw)) == (
+        "DataLossError: truncated record at 1160 failed with Read less bytes than requested "
+        "[Op:IteratorGetNext]"
+    )
+    kept = shards.tf_error_text(ValueError("name: 'x' is bad"))  # paired quotes stay
+    assert kept == "ValueError: name: 'x' is bad"
+
+
 # --------------------------------------------------------------------------- TFRecord (imports TF)
 @pytest.fixture(scope="module")
 def tfrecords(arrays, tmp_path_factory):
@@ -340,8 +357,12 @@ def test_truncated_tfrecord_is_named(tfrecords, tmp_path):
     with pytest.raises(ValueError, match="cut.tfrecord: truncated"):
         shards.tfrecord_count(cut)
     whole = shards.tfrecord_count(src)
-    per_record = src.stat().st_size // whole
-    boundary = shards.truncate_copy(src, tmp_path / "b.tfrecord", per_record * 3)
+    assert shards.tfrecord_boundary(src, 0) == 0
+    assert shards.tfrecord_boundary(src, whole) == src.stat().st_size
+    with pytest.raises(ValueError, match=f"has {whole} records, not {whole + 1}"):
+        shards.tfrecord_boundary(src, whole + 1)
+    at = shards.tfrecord_boundary(src, 3)
+    boundary = shards.truncate_copy(src, tmp_path / "new" / "b.tfrecord", at)
     assert shards.tfrecord_count(boundary) == 3  # complete records: only a count can tell
     with pytest.raises(ValueError, match="b.tfrecord: 3 records, the manifest says"):
         shards.check_tfrecords([boundary], {"b.tfrecord": whole})
