@@ -13,13 +13,15 @@ with ``show_source`` where it teaches it:
   saving big checkpoints through :func:`save_checkpoint` (:func:`keep_saving`) mid-write.
 - :func:`train_with_sampler` and :func:`train_with_stateful_loader`: one epoch of the
   project's 1D CNN that checkpoints every ``every`` steps, resumes from the last
-  checkpoint if there is one, and logs the sample ids of every batch it is handed.
+  checkpoint if there is one, and logs the sample ids of every batch it is handed. Both
+  save and restore through :func:`save_training_state` / :func:`restore_training_state`
+  (model, optimizer, loader state and step in one checkpoint).
 - :func:`run_child`: start such a training run as ``python -m helpers.resume ...`` in a
   new session, optionally ``SIGKILL`` it (and its workers) once it reached a step.
 
 Counting: :func:`read_id_log` and :class:`Counts` (delivered, unique, duplicated,
-missing). Nothing here imports TensorFlow; the Keras and ``tf.data`` parts take ``tf``
-and ``keras`` as arguments.
+missing). Nothing here imports TensorFlow; :func:`iterator_state_parts` takes ``tf`` as
+an argument.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -238,15 +241,39 @@ def log_ids(log: Any, step: int, ids: torch.Tensor) -> None:
     log.flush()
 
 
+def save_training_state(
+    run_dir: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    step: int,
+    **loader_state: dict,
+) -> int:
+    """Model, optimizer, the loader's state (``sampler=`` or ``loader=``) and the step,
+    together in ``run_dir/checkpoint.pt``, written atomically by :func:`save_checkpoint`.
+    Returns the file's size in bytes."""
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step}
+    return save_checkpoint(run_dir / CHECKPOINT, state | loader_state)
+
+
+def restore_training_state(
+    run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer
+) -> dict | None:
+    """Load model and optimizer from ``run_dir/checkpoint.pt`` in place and return the
+    whole state (loader state, step) for the caller; ``None`` when there is no checkpoint."""
+    if not (run_dir / CHECKPOINT).exists():
+        return None
+    state = load_checkpoint(run_dir / CHECKPOINT)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    return state
+
+
 def train_with_sampler(run_dir: Path, cfg: RunConfig, log_name: str = "ids.log") -> int:
     """One epoch with :class:`ResumableSampler`; resumes from ``run_dir/checkpoint.pt``."""
     X, y = make_signals(cfg.n, cfg.length, cfg.num_classes, seed=cfg.seed)
     model, optimizer = new_model(cfg)
     sampler, step = ResumableSampler(cfg.n, cfg.seed), 0
-    if (run_dir / CHECKPOINT).exists():
-        state = load_checkpoint(run_dir / CHECKPOINT)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+    if (state := restore_training_state(run_dir, model, optimizer)) is not None:
         sampler.load_state_dict(state["sampler"])
         step = state["step"]
     loader = DataLoader(Signals(X, y), cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers)
@@ -256,11 +283,7 @@ def train_with_sampler(run_dir: Path, cfg: RunConfig, log_name: str = "ids.log")
             train_step(model, optimizer, x, target)
             step, sampler.position = step + 1, sampler.position + len(ids)
             if step % cfg.every == 0:
-                save_checkpoint(
-                    run_dir / CHECKPOINT,
-                    {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "sampler": sampler.state_dict(), "step": step},
-                )  # fmt: skip
+                save_training_state(run_dir, model, optimizer, step, sampler=sampler.state_dict())
     return step
 
 
@@ -285,10 +308,7 @@ def train_with_stateful_loader(run_dir: Path, cfg: RunConfig, log_name: str = "i
     X, y = make_signals(cfg.n, cfg.length, cfg.num_classes, seed=cfg.seed)
     model, optimizer = new_model(cfg)
     loader, step = stateful_loader(X, y, cfg), 0
-    if (run_dir / CHECKPOINT).exists():
-        state = load_checkpoint(run_dir / CHECKPOINT)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+    if (state := restore_training_state(run_dir, model, optimizer)) is not None:
         loader.load_state_dict(state["loader"])
         step = state["step"]
     with open(run_dir / log_name, "a") as log:
@@ -297,11 +317,7 @@ def train_with_stateful_loader(run_dir: Path, cfg: RunConfig, log_name: str = "i
             train_step(model, optimizer, x, target)
             step += 1
             if step % cfg.every == 0:
-                save_checkpoint(
-                    run_dir / CHECKPOINT,
-                    {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "loader": loader.state_dict(), "step": step},
-                )  # fmt: skip
+                save_training_state(run_dir, model, optimizer, step, loader=loader.state_dict())
     return step
 
 
@@ -522,9 +538,13 @@ def read_id_log(path: str | os.PathLike) -> list[tuple[int, list[int]]]:
     return rows
 
 
-def ids_of(rows: Sequence[tuple[int, list[int]]], *, after_step: int = -1) -> list[int]:
-    """All ids of the logged steps numbered above ``after_step``, in logged order."""
-    return [i for step, ids in rows if step > after_step for i in ids]
+def ids_of(
+    rows: Sequence[tuple[int, list[int]]], *, after_step: int = -1, before_step: int | None = None
+) -> list[int]:
+    """All ids of the logged steps numbered above ``after_step`` (and below
+    ``before_step``, if given), in logged order."""
+    end = float("inf") if before_step is None else before_step
+    return [i for step, ids in rows if after_step < step < end for i in ids]
 
 
 @dataclass
@@ -568,6 +588,39 @@ def replay_report(before: Sequence[int], after: Sequence[int], n: int) -> dict[s
 
 
 # --------------------------------------------------------------------------- sizes
+#: The parts of a ``tf.data`` iterator's saved state, by the name of each entry.
+STATE_PARTS = {
+    "shuffle buffer": re.compile(r"Shuffle:buffer::\d+$"),  # one entry per buffered element
+    "batches ahead: Prefetch": re.compile(r"Prefetch::\d+$"),  # batches made ahead of use
+    "batches ahead: MapAndBatch": re.compile(r"batch_results_\d+$"),
+}
+
+
+def state_part(name: str) -> str:
+    """Which part of an iterator's state the entry ``name`` belongs to (``"other"``:
+    counters, seeds, positions)."""
+    return next((part for part, rx in STATE_PARTS.items() if rx.search(name)), "other")
+
+
+def iterator_state_parts(tf: Any, iterator: Any) -> dict[str, tuple[int, int]]:
+    """What ``tf.train.Checkpoint(iterator=...)`` saves for ``iterator``, by part:
+    ``{part: (entries, bytes)}``, bytes as each entry serializes (``tf.io.serialize_tensor``).
+
+    The checkpoint stores the iterator's state as a vector of entries
+    (``SerializeIterator``), each named ``Iterator::Root::...`` by the pipeline node it
+    belongs to; the names are read from the bytes (private ``_iterator_resource``: read
+    only to show what the checkpoint holds)."""
+    state = tf.raw_ops.SerializeIterator(resource_handle=iterator._iterator_resource)
+    parts: dict[str, tuple[int, int]] = {}
+    for k in range(state.shape[0]):
+        entry = tf.io.serialize_tensor(state[k]).numpy()
+        found = re.search(rb"Iterator::[\w:]*", entry)
+        part = state_part(found.group().decode() if found else "")
+        entries, nbytes = parts.get(part, (0, 0))
+        parts[part] = (entries + 1, nbytes + len(entry))
+    return dict(sorted(parts.items(), key=lambda item: -item[1][1]))
+
+
 def folder_bytes(folder: str | os.PathLike) -> int:
     """Total bytes of the files under ``folder``."""
     return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())

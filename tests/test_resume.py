@@ -156,6 +156,22 @@ def test_kill_while_saving_reports_a_failing_writer(tmp_path):
         resume.kill_while_saving(tmp_path / "c.pt", megabytes=-1)
 
 
+def test_training_state_round_trip_restores_model_optimizer_and_loader_state(tmp_path, signals):
+    X, y = signals
+    model, optimizer = resume.new_model(CFG)
+    assert resume.restore_training_state(tmp_path, model, optimizer) is None  # no checkpoint yet
+    x, target = torch.from_numpy(X[:8]), torch.from_numpy(y[:8]).long()
+    resume.train_step(model, optimizer, x, target)
+    sampler_state = {"seed": 3, "epoch": 0, "position": 8}
+    resume.save_training_state(tmp_path, model, optimizer, 1, sampler=sampler_state)
+    fresh_model, fresh_optimizer = resume.new_model(CFG)
+    state = resume.restore_training_state(tmp_path, fresh_model, fresh_optimizer)
+    assert state["step"] == 1 and state["sampler"] == sampler_state
+    for key, value in model.state_dict().items():
+        assert torch.equal(fresh_model.state_dict()[key], value)
+    assert fresh_optimizer.state_dict()["state"][0]["step"] == 1  # Adam's step count came back
+
+
 def test_missing_checkpoint_names_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.pt"):
         resume.load_checkpoint(tmp_path / "nope.pt")
@@ -216,6 +232,8 @@ def test_id_log_round_trip_and_torn_line(tmp_path):
         resume.log_ids(log, 1, torch.tensor([2]))
     assert resume.read_id_log(path) == [(0, [3, 1]), (1, [2])]
     assert resume.ids_of(resume.read_id_log(path), after_step=0) == [2]
+    assert resume.ids_of(resume.read_id_log(path), before_step=1) == [3, 1]
+    assert resume.ids_of(resume.read_id_log(path), after_step=0, before_step=1) == []
     path.write_text("0 3 1\n1 2")
     with pytest.raises(ValueError, match="ids.log ends in a torn line"):
         resume.read_id_log(path)
@@ -258,6 +276,22 @@ def test_table_and_sizes(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "f").write_bytes(b"12345")
     assert resume.folder_bytes(tmp_path) == 5
+
+
+@pytest.mark.parametrize(
+    ("name", "part"),
+    [
+        ("Iterator::Root::Prefetch::BatchV2::Shuffle:buffer::63", "shuffle buffer"),
+        ("Iterator::Root::MapAndBatch::Shuffle:buffer::0", "shuffle buffer"),
+        ("Iterator::Root::MapAndBatch::Shuffle:buffer", "other"),  # its element count
+        ("Iterator::Root::Prefetch::0", "batches ahead: Prefetch"),
+        ("Iterator::Root::Prefetch::BatchV2", "other"),
+        ("Iterator::Root::MapAndBatch:batch_results_1", "batches ahead: MapAndBatch"),
+        ("", "other"),
+    ],
+)
+def test_state_part_names_what_an_iterator_entry_holds(name, part):
+    assert resume.state_part(name) == part
 
 
 def test_torch_threads_restores():
