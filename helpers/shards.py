@@ -840,6 +840,28 @@ def corrupt_copy(src: str | os.PathLike, dst: str | os.PathLike, at: int, size: 
     return dst
 
 
+def step_bases(run: Any, control: Any) -> str:
+    """Put a Keras run (``helpers.keras_cnn.KerasRun``) and its zero-wait control on
+    the same two bases, in ms per step and samples/s: the **mean step** (what the
+    data-wait estimate compares; the control's samples/s uses it too) and the **wall
+    time per step** (what the run's samples/s divides by: the mean step plus the time
+    outside the timed steps). Two lines of text."""
+    if len(run.step_s) == 0 or control.step_s <= 0:
+        raise ValueError("need a run with steps and a control with a mean step > 0")
+    batch = control.batch_size
+    mean_ms, ctrl_ms = float(np.mean(run.step_s)) * 1e3, control.step_s * 1e3
+    wall_ms = run.elapsed_s / len(run.step_s) * 1e3
+    share = max(0.0, 1.0 - ctrl_ms / mean_ms)
+    return (
+        f"mean step (the wait estimate's basis): {mean_ms:.2f} ms ({batch / mean_ms * 1e3:,.0f}"
+        f" samples/s) vs control {ctrl_ms:.2f} ms ({batch / ctrl_ms * 1e3:,.0f} samples/s): "
+        f"share beyond the control {share:.1%}, noise floor ±{abs(control.own_wait_share):.1%}\n"
+        f"wall time per step (the samples/s basis): {wall_ms:.2f} ms "
+        f"({batch / wall_ms * 1e3:,.0f} samples/s) = mean step + {wall_ms - mean_ms:.2f} ms "
+        "outside the timed steps"
+    )
+
+
 def error_text(e: BaseException, *folders: str | os.PathLike) -> str:
     """``"TypeName: message"``, first line only, with ``folders`` cut from any path (so
     the text is the same on every machine)."""

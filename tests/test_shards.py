@@ -376,3 +376,17 @@ def test_tensor_record_refuses_ids_float32_cannot_hold():
 def test_files_per_reader():
     got = shards.files_per_reader(["a", "b"], 4)
     assert got == {0: ["a"], 1: ["b"], 2: [], 3: []}
+
+
+def test_step_bases_puts_run_and_control_on_one_basis():
+    from types import SimpleNamespace
+
+    run = SimpleNamespace(step_s=np.array([0.002, 0.003]), elapsed_s=0.006)
+    control = SimpleNamespace(step_s=0.002, own_wait_share=-0.1, batch_size=64)
+    text = shards.step_bases(run, control)
+    assert "mean step (the wait estimate's basis): 2.50 ms (25,600 samples/s)" in text
+    assert "vs control 2.00 ms (32,000 samples/s)" in text
+    assert "share beyond the control 20.0%, noise floor ±10.0%" in text
+    assert "3.00 ms (21,333 samples/s) = mean step + 0.50 ms outside" in text
+    with pytest.raises(ValueError, match="need a run with steps"):
+        shards.step_bases(SimpleNamespace(step_s=np.array([]), elapsed_s=1.0), control)
