@@ -304,12 +304,19 @@ def stop_process(proc: subprocess.Popen, grace_s: float = 5.0) -> None:
         proc.wait()
 
 
-def leftover(pids: Sequence[int] = (), wait_s: float = 2.0, children: bool = True) -> list[str]:
+def leftover(
+    pids: Sequence[int] = (),
+    wait_s: float = 2.0,
+    children: bool = True,
+    sessions: Sequence[int] = (),
+) -> list[str]:
     """Processes that should be gone: this process's children (recursive; unless
-    ``children=False``), and any of ``pids`` still running, after giving them
-    ``wait_s`` seconds to finish dying (a killed process needs a moment). Zombies
-    (dead, not yet reaped) do not count. One line per process, ``"pid name"``;
-    empty when clean."""
+    ``children=False``), any of ``pids`` still running, and any process in one of
+    ``sessions`` (a launch started with ``start_new_session=True`` heads a session whose
+    id is its pid; a DataLoader worker orphaned by a dead rank is no longer our child,
+    but still in that session), after giving them ``wait_s`` seconds to finish dying
+    (a killed process needs a moment). Zombies (dead, not yet reaped) do not count.
+    One line per process, ``"pid name"``; empty when clean."""
     import psutil
 
     found = {p.pid: p for p in psutil.Process().children(recursive=True)} if children else {}
@@ -318,6 +325,13 @@ def leftover(pids: Sequence[int] = (), wait_s: float = 2.0, children: bool = Tru
             found.setdefault(pid, psutil.Process(pid))
         except psutil.NoSuchProcess:
             pass
+    if sessions:
+        for p in psutil.process_iter():
+            try:
+                if os.getsid(p.pid) in sessions:
+                    found.setdefault(p.pid, p)
+            except (ProcessLookupError, PermissionError, psutil.NoSuchProcess):
+                pass
     _, alive = psutil.wait_procs(list(found.values()), timeout=wait_s)
     lines = []
     for p in sorted(alive, key=lambda p: p.pid):

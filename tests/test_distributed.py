@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import time
@@ -174,6 +175,28 @@ def test_stop_process_kills_the_whole_group():
     distributed.stop_process(proc)
     assert proc.returncode is not None
     assert distributed.leftover([proc.pid, *grandchildren], children=False) == []
+
+
+def test_leftover_finds_an_orphan_in_the_launch_session():
+    # The child starts a grandchild and exits: the grandchild is no longer our child
+    # (re-parented), but it is still in the session the launch started.
+    code = (
+        "import subprocess, sys; "
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+        "print(p.pid, flush=True)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    orphan = int(proc.stdout.readline())
+    proc.wait()
+    try:
+        assert distributed.leftover([proc.pid], children=False, wait_s=0.1) == []
+        found = distributed.leftover(children=False, wait_s=0.1, sessions=[proc.pid])
+        assert [line.split()[0] for line in found] == [str(orphan)]
+    finally:
+        os.kill(orphan, signal.SIGKILL)
+    assert distributed.leftover(children=False, sessions=[proc.pid]) == []
 
 
 def test_launch_torchrun_failure_names_the_exit_code():
