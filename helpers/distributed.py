@@ -26,7 +26,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,8 @@ from typing import Any
 
 import torch
 from torch.utils.data import Dataset, IterableDataset, Sampler, get_worker_info
+
+from .counting import Counts, count_table, counts, times_delivered  # noqa: F401 (used as distributed.*)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -155,56 +156,8 @@ class UnpaddedSampler(Sampler[int]):
 
 
 # --------------------------------------------------------------------------- counting
-@dataclass(frozen=True)
-class Counts:
-    """Sample ids one reader (or all) delivered in one epoch."""
-
-    delivered: int
-    unique: int
-    duplicated: int  # deliveries beyond the first of an id
-    missing: int | None  # ids never delivered (None: not defined for one part)
-
-    @property
-    def exactly_once(self) -> bool:
-        return self.duplicated == 0 and self.missing == 0
-
-
-def counts(ids: Sequence[int], n: int | None = None) -> Counts:
-    """Count ``ids``: delivered, unique, duplicated and (given the dataset size ``n``)
-    missing. Ids outside ``0..n-1`` raise ``ValueError`` naming them."""
-    ids = [int(i) for i in ids]
-    unique = set(ids)
-    missing = None
-    if n is not None:
-        outside = sorted(i for i in unique if not 0 <= i < n)
-        if outside:
-            raise ValueError(f"ids outside 0..{n - 1}: {outside[:5]}")
-        missing = n - len(unique)
-    return Counts(len(ids), len(unique), len(ids) - len(unique), missing)
-
-
-def count_table(parts: Mapping[str, Sequence[int]], n: int, title: str = "") -> str:
-    """One line per part (a rank, a worker) and a total line: delivered, unique,
-    duplicated; missing for the total (a part's missing ids are another part's)."""
-    width = max([len(p) for p in parts] + [5])
-    lines = [title] if title else []
-    lines.append(f"{'':<{width}}  delivered  unique  duplicated  missing")
-    for name, ids in parts.items():
-        c = counts(ids, n)
-        lines.append(
-            f"{name:<{width}}  {c.delivered:9,}  {c.unique:6,}  {c.duplicated:10,}        -"
-        )
-    total = counts([i for ids in parts.values() for i in ids], n)
-    lines.append(
-        f"{'total':<{width}}  {total.delivered:9,}  {total.unique:6,}  "
-        f"{total.duplicated:10,}  {total.missing:7,}"
-    )
-    return "\n".join(lines)
-
-
-def times_delivered(ids: Sequence[int]) -> dict[int, int]:
-    """How many ids were delivered how often: ``{1: 998, 2: 2}``."""
-    return dict(sorted(Counter(Counter(ids).values()).items()))
+# Counts, counts, count_table, times_delivered: one definition for notebooks 07-09 in
+# helpers/counting.py, imported above and used here as ``distributed.counts`` etc.
 
 
 # --------------------------------------------------------------------------- launching

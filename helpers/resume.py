@@ -19,9 +19,9 @@ with ``show_source`` where it teaches it:
 - :func:`run_child`: start such a training run as ``python -m helpers.resume ...`` in a
   new session, optionally ``SIGKILL`` it (and its workers) once it reached a step.
 
-Counting: :func:`read_id_log` and :class:`Counts` (delivered, unique, duplicated,
-missing). Nothing here imports TensorFlow; :func:`iterator_state_parts` takes ``tf`` as
-an argument.
+Counting: :func:`read_id_log`, and :class:`Counts` from ``helpers/counting.py`` (the
+definition notebooks 07-09 share: delivered, unique, duplicated, missing). Nothing here
+imports TensorFlow; :func:`iterator_state_parts` takes ``tf`` as an argument.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ import sys
 import tempfile
 import time
 import warnings
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -48,6 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from .counting import Counts
 from .data import make_signals
 from .torch_cnn import build_cnn
 
@@ -545,35 +545,6 @@ def ids_of(
     ``before_step``, if given), in logged order."""
     end = float("inf") if before_step is None else before_step
     return [i for step, ids in rows if after_step < step < end for i in ids]
-
-
-@dataclass
-class Counts:
-    """Sample ids delivered in one epoch, against the ``n`` ids the epoch holds."""
-
-    delivered: int
-    unique: int
-    duplicated: int  # ids delivered more than once
-    missing: int  # ids never delivered
-
-    @classmethod
-    def of(cls, ids: Iterable[int], n: int) -> Counts:
-        seen = Counter(int(i) for i in ids)
-        outside = [i for i in seen if not 0 <= i < n]
-        if outside:
-            raise ValueError(f"ids outside 0..{n - 1}: {sorted(outside)[:5]}")
-        return cls(
-            delivered=sum(seen.values()),
-            unique=len(seen),
-            duplicated=sum(1 for c in seen.values() if c > 1),
-            missing=n - len(seen),
-        )
-
-    def line(self, label: str = "") -> str:
-        return (
-            f"{label}delivered {self.delivered:5d}  unique {self.unique:5d}  "
-            f"duplicated {self.duplicated:4d}  missing {self.missing:4d}"
-        )
 
 
 def replay_report(before: Sequence[int], after: Sequence[int], n: int) -> dict[str, Any]:

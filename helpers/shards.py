@@ -49,6 +49,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 
+from .counting import counts
 from .streams import shuffle_buffer
 
 MB = 2**20
@@ -461,20 +462,19 @@ def h5_worker_epoch(
 # --------------------------------------------------------------------------- counting
 def id_counts(ids_by_reader: dict[Any, np.ndarray], n: int) -> dict[Any, dict[str, int]]:
     """Per reader and ``"total"``: delivered, unique, duplicated (deliveries beyond the
-    first of an id) and, for the total only, missing (ids ``0 .. n-1`` never delivered)."""
+    first of an id) and, for the total only, missing (ids ``0 .. n-1`` never delivered).
+    The counting itself is :func:`helpers.counting.counts`, shared with notebooks 07-08."""
     rows: dict[Any, dict[str, int]] = {}
     for reader, ids in ids_by_reader.items():
-        ids = np.asarray(ids, dtype=np.int64)
-        u = len(np.unique(ids))
-        rows[reader] = {"delivered": len(ids), "unique": u, "duplicated": len(ids) - u}
-    every = np.concatenate([np.asarray(v, dtype=np.int64) for v in ids_by_reader.values()] or [[]])
-    every = every.astype(np.int64)
-    u = np.unique(every)
+        c = counts(np.asarray(ids, dtype=np.int64).tolist())
+        rows[reader] = {"delivered": c.delivered, "unique": c.unique, "duplicated": c.duplicated}
+    every = [int(i) for ids in ids_by_reader.values() for i in np.asarray(ids).ravel()]
+    total = counts(every, n)
     rows["total"] = {
-        "delivered": len(every),
-        "unique": len(u),
-        "duplicated": len(every) - len(u),
-        "missing": n - int(np.isin(np.arange(n), u).sum()),
+        "delivered": total.delivered,
+        "unique": total.unique,
+        "duplicated": total.duplicated,
+        "missing": total.missing,
     }
     return rows
 
