@@ -35,6 +35,7 @@ import torch
 from torch.utils.data import Dataset, IterableDataset, Sampler, get_worker_info
 
 from .counting import Counts, count_table, counts, times_delivered  # noqa: F401 (used as distributed.*)
+from .processes import leftover  # noqa: F401 (used as distributed.leftover)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -255,45 +256,6 @@ def stop_process(proc: subprocess.Popen, grace_s: float = 5.0) -> None:
         pass
     if proc.poll() is None:
         proc.wait()
-
-
-def leftover(
-    pids: Sequence[int] = (),
-    wait_s: float = 2.0,
-    children: bool = True,
-    sessions: Sequence[int] = (),
-) -> list[str]:
-    """Processes that should be gone: this process's children (recursive; unless
-    ``children=False``), any of ``pids`` still running, and any process in one of
-    ``sessions`` (a launch started with ``start_new_session=True`` heads a session whose
-    id is its pid; a DataLoader worker orphaned by a dead rank is no longer our child,
-    but still in that session), after giving them ``wait_s`` seconds to finish dying
-    (a killed process needs a moment). Zombies (dead, not yet reaped) do not count.
-    One line per process, ``"pid name"``; empty when clean."""
-    import psutil
-
-    found = {p.pid: p for p in psutil.Process().children(recursive=True)} if children else {}
-    for pid in pids:
-        try:
-            found.setdefault(pid, psutil.Process(pid))
-        except psutil.NoSuchProcess:
-            pass
-    if sessions:
-        for p in psutil.process_iter():
-            try:
-                if os.getsid(p.pid) in sessions:
-                    found.setdefault(p.pid, p)
-            except (ProcessLookupError, PermissionError, psutil.NoSuchProcess):
-                pass
-    _, alive = psutil.wait_procs(list(found.values()), timeout=wait_s)
-    lines = []
-    for p in sorted(alive, key=lambda p: p.pid):
-        try:
-            if p.status() != psutil.STATUS_ZOMBIE:
-                lines.append(f"{p.pid} {p.name()}")
-        except psutil.NoSuchProcess:
-            pass
-    return lines
 
 
 def listening(pids: Sequence[int]) -> list[dict[str, Any]]:

@@ -49,6 +49,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .counting import Counts
 from .data import make_signals
+from .processes import leftover
 from .torch_cnn import build_cnn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -498,28 +499,9 @@ PYTHON_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserve
 def live_processes(groups: Iterable[int] | None = None) -> list[str]:
     """``"pid name"`` of every process still alive in the children's process groups,
     plus this process's own children (except :data:`PYTHON_HELPERS`): empty when
-    nothing was left behind."""
-    import psutil
-
-    groups = set(STARTED_GROUPS if groups is None else groups)
-    found = {p.pid: p for p in psutil.Process().children(recursive=True)}
-    for p in psutil.process_iter():
-        try:
-            if os.getpgid(p.pid) in groups:
-                found[p.pid] = p
-        except (ProcessLookupError, psutil.Error):
-            continue
-    alive = []
-    for pid, p in sorted(found.items()):
-        try:
-            if p.status() == psutil.STATUS_ZOMBIE:
-                continue
-            if any(h in " ".join(p.cmdline()) for h in PYTHON_HELPERS):
-                continue
-            alive.append(f"{pid} {p.name()}")
-        except psutil.Error:
-            continue
-    return alive
+    nothing was left behind. The check is :func:`helpers.processes.leftover`."""
+    started = STARTED_GROUPS if groups is None else groups
+    return leftover(wait_s=0.5, groups=started, ignore=PYTHON_HELPERS)
 
 
 # --------------------------------------------------------------------------- counting
